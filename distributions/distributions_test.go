@@ -1,0 +1,122 @@
+// Package distributions holds the shipped collector configurations. Its test
+// loads each of them with the distribution's own factories, so a config that
+// would not start fails here, fast, without building the binary.
+package distributions
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/debugexporter"
+	"go.opentelemetry.io/collector/exporter/otlpexporter"
+	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/extension/zpagesextension"
+	"go.opentelemetry.io/collector/otelcol"
+	"go.opentelemetry.io/collector/otelcol/otelcoltest"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/batchprocessor"
+	"go.opentelemetry.io/collector/processor/memorylimiterprocessor"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/otlpreceiver"
+	"gopkg.in/yaml.v3"
+
+	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter"
+	"github.com/agentaudit/otelcol-agentaudit/receiver/agentauditreceiver"
+)
+
+// imports lists the Go packages of the factories below; the test checks it
+// against builder-config.yaml so the two lists cannot drift apart.
+var imports = []string{
+	"github.com/agentaudit/otelcol-agentaudit/receiver/agentauditreceiver",
+	"go.opentelemetry.io/collector/receiver/otlpreceiver",
+	"go.opentelemetry.io/collector/processor/batchprocessor",
+	"go.opentelemetry.io/collector/processor/memorylimiterprocessor",
+	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter",
+	"go.opentelemetry.io/collector/exporter/debugexporter",
+	"go.opentelemetry.io/collector/exporter/otlpexporter",
+	"go.opentelemetry.io/collector/exporter/otlphttpexporter",
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage",
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension",
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension",
+	"go.opentelemetry.io/collector/extension/zpagesextension",
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension",
+}
+
+func factories(t *testing.T) otelcol.Factories {
+	t.Helper()
+	var f otelcol.Factories
+	var err error
+	f.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
+		agentauditreceiver.NewFactory(), otlpreceiver.NewFactory())
+	require.NoError(t, err)
+	f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
+		batchprocessor.NewFactory(), memorylimiterprocessor.NewFactory())
+	require.NoError(t, err)
+	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
+		wormexporter.NewFactory(), debugexporter.NewFactory(), otlpexporter.NewFactory(), otlphttpexporter.NewFactory())
+	require.NoError(t, err)
+	f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
+		filestorage.NewFactory(), healthcheckextension.NewFactory(), pprofextension.NewFactory(),
+		zpagesextension.NewFactory(), bearertokenauthextension.NewFactory())
+	require.NoError(t, err)
+	return f
+}
+
+func TestShippedConfigsLoadAndValidate(t *testing.T) {
+	// The configs read their paths and peers from the environment.
+	t.Setenv("AGENTAUDIT_DATA_DIR", t.TempDir())
+	t.Setenv("AGENTAUDIT_GATEWAY_ENDPOINT", "gateway.example:4317")
+	t.Setenv("AGENTAUDIT_GATEWAY_TOKEN", "token")
+	for _, name := range []string{"local", "agent", "gateway"} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := otelcoltest.LoadConfigAndValidate(filepath.Join(name, "config.yaml"), factories(t))
+			require.NoError(t, err)
+			require.NotEmpty(t, cfg.Service.Pipelines)
+		})
+	}
+}
+
+func TestBuilderConfigListsTheSameComponents(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "builder-config.yaml"))
+	require.NoError(t, err)
+	var manifest map[string]any
+	require.NoError(t, yaml.Unmarshal(raw, &manifest))
+	var got []string
+	for _, kind := range []string{"receivers", "processors", "exporters", "extensions", "connectors"} {
+		list, _ := manifest[kind].([]any)
+		for _, c := range list {
+			m := c.(map[string]any)
+			imp, _ := m["import"].(string)
+			if imp == "" {
+				gomod, _ := m["gomod"].(string)
+				imp = gomod[:len(gomod)-len(" "+lastField(gomod))]
+			}
+			got = append(got, imp)
+		}
+	}
+	want := append([]string(nil), imports...)
+	sort.Strings(got)
+	sort.Strings(want)
+	require.Equal(t, want, got)
+}
+
+func lastField(s string) string {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == ' ' {
+			return s[i+1:]
+		}
+	}
+	return s
+}
+
+var _ component.Factory = (extension.Factory)(nil)

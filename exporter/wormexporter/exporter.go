@@ -1,0 +1,177 @@
+package wormexporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+
+	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter/internal/metadata"
+	"github.com/agentaudit/otelcol-agentaudit/pkg/archive"
+	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
+)
+
+type wormExporter struct {
+	cfg       *Config
+	logger    *zap.Logger
+	origin    string
+	telemetry *metadata.TelemetryBuilder
+	backend   archive.Backend
+}
+
+func newWormExporter(cfg *Config, set exporter.Settings, origin string) (*wormExporter, error) {
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	return &wormExporter{cfg: cfg, logger: set.Logger, origin: origin, telemetry: tb}, nil
+}
+
+func (e *wormExporter) start(_ context.Context, _ component.Host) error {
+	b, err := archive.NewFileBackend(e.cfg.Local.Directory)
+	if err != nil {
+		return err
+	}
+	e.backend = b
+	if e.cfg.QueueConfig.HasValue() && e.cfg.QueueConfig.Get().StorageID == nil {
+		e.logger.Warn("sending_queue is enabled without storage: events acknowledged to clients " +
+			"but still queued are lost if the collector crashes. Set sending_queue.storage to a " +
+			"file_storage extension with fsync: true, or disable the queue.")
+	}
+	e.logger.Info("Archiving to local directory", zap.String("directory", b.Root()), zap.String("origin", e.origin))
+	return nil
+}
+
+func (e *wormExporter) shutdown(context.Context) error {
+	if e.telemetry != nil {
+		e.telemetry.Shutdown()
+	}
+	return nil
+}
+
+// segment collects the records of one stream in one export.
+type segment struct {
+	stream string
+	lines  [][]byte
+	// seqs holds the records' sequence numbers while every record has one.
+	seqs       []uint64
+	sequenced  bool
+	minT, maxT uint64
+}
+
+// pushLogs writes one segment per stream. A failed write is retried with the
+// whole batch; the segments already written are found again under the same
+// key (it contains their digest) and not written twice.
+func (e *wormExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
+	segments := map[string]*segment{}
+	for _, rl := range ld.ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				stream := e.streamOf(rl.Resource().Attributes(), lr.Attributes())
+				seg, ok := segments[stream]
+				if !ok {
+					seg = &segment{stream: stream, sequenced: true, minT: ^uint64(0)}
+					segments[stream] = seg
+				}
+				line, err := archive.EncodeRecord(rl, sl, lr)
+				if err != nil {
+					return consumererror.NewPermanent(fmt.Errorf("cannot encode record: %w", err))
+				}
+				seg.add(line, lr)
+			}
+		}
+	}
+
+	streams := make([]string, 0, len(segments))
+	for s := range segments {
+		streams = append(streams, s)
+	}
+	sort.Strings(streams)
+	var errs []error
+	for _, s := range streams {
+		if err := e.write(ctx, segments[s]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (seg *segment) add(line []byte, lr plog.LogRecord) {
+	seg.lines = append(seg.lines, line)
+	t := uint64(lr.Timestamp())
+	if t == 0 {
+		t = uint64(lr.ObservedTimestamp())
+	}
+	seg.minT = min(seg.minT, t)
+	seg.maxT = max(seg.maxT, t)
+	if !seg.sequenced {
+		return
+	}
+	v, ok := lr.Attributes().Get(auditrecord.AttrSequenceNumber)
+	if !ok || v.Type() != pcommon.ValueTypeInt || v.Int() < 0 {
+		seg.sequenced = false
+		seg.seqs = nil
+		return
+	}
+	seg.seqs = append(seg.seqs, uint64(v.Int()))
+}
+
+func (e *wormExporter) write(ctx context.Context, seg *segment) error {
+	kind, first, last := archive.RangeTime, seg.minT, seg.maxT
+	if seg.sequenced {
+		// Sequence numbers, not arrival order, are the truth: queues reorder.
+		order := make([]int, len(seg.lines))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(a, b int) bool { return seg.seqs[order[a]] < seg.seqs[order[b]] })
+		lines := make([][]byte, len(order))
+		for i, j := range order {
+			lines[i] = seg.lines[j]
+		}
+		seg.lines = lines
+		kind, first, last = archive.RangeSequence, slices.Min(seg.seqs), slices.Max(seg.seqs)
+	}
+	var data []byte
+	for _, l := range seg.lines {
+		data = append(data, l...)
+	}
+	key := archive.SegmentKey(e.origin, seg.stream, kind, first, last, data)
+	existed, err := e.backend.Put(ctx, key, data)
+	if err != nil {
+		if errors.Is(err, archive.ErrConflict) {
+			// Cannot happen to an honest archive: the key holds the digest.
+			return consumererror.NewPermanent(err)
+		}
+		return fmt.Errorf("cannot write segment %s: %w", key, err)
+	}
+	if existed {
+		e.telemetry.ExporterWormSegmentsExisting.Add(ctx, 1)
+		return nil
+	}
+	e.telemetry.ExporterWormSegmentsWritten.Add(ctx, 1)
+	e.telemetry.ExporterWormBytesWritten.Add(ctx, int64(len(data)))
+	return nil
+}
+
+// streamOf names a record's stream: the first configured attribute present
+// on the record, else on its resource. Records with none share stream "".
+func (e *wormExporter) streamOf(resource, record pcommon.Map) string {
+	for _, name := range e.cfg.StreamAttributes {
+		if v, ok := record.Get(name); ok {
+			return v.AsString()
+		}
+		if v, ok := resource.Get(name); ok {
+			return v.AsString()
+		}
+	}
+	return ""
+}

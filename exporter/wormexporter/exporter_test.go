@@ -1,0 +1,170 @@
+package wormexporter
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter/internal/metadata"
+	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter/internal/metadatatest"
+	"github.com/agentaudit/otelcol-agentaudit/pkg/archive"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	load := func(id string) (*Config, error) {
+		cfg := NewFactory().CreateDefaultConfig().(*Config)
+		sub, err := cm.Sub(id)
+		require.NoError(t, err)
+		require.NoError(t, sub.Unmarshal(cfg))
+		return cfg, confmap.Validate(cfg)
+	}
+
+	cfg, err := load("worm")
+	require.NoError(t, err)
+	assert.Equal(t, "/var/lib/agentaudit/archive", cfg.Local.Directory)
+	assert.Equal(t, []string{"audit.stream.id", "session.id", "host.id"}, cfg.StreamAttributes)
+	assert.False(t, cfg.QueueConfig.HasValue(), "the queue is off by default: writes are synchronous")
+	assert.Zero(t, cfg.RetryConfig.MaxElapsedTime, "retries never give up by default")
+
+	cfg, err = load("worm/custom")
+	require.NoError(t, err)
+	assert.Equal(t, "gateway-eu-1", cfg.Origin)
+	assert.Equal(t, []string{"tenant.id"}, cfg.StreamAttributes)
+	require.True(t, cfg.QueueConfig.HasValue())
+	assert.Equal(t, "file_storage", cfg.QueueConfig.Get().StorageID.String())
+	assert.Equal(t, int64(500), cfg.QueueConfig.Get().QueueSize)
+
+	_, err = load("worm/nobackend")
+	require.ErrorContains(t, err, "no backend configured: set local.directory")
+}
+
+func record(ld plog.Logs, session string, seq int64) {
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("host.id", "h1")
+	lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetEventName("agent_audit.tool.call")
+	lr.SetTimestamp(1_000 + 0)
+	if session != "" {
+		lr.Attributes().PutStr("session.id", session)
+	}
+	if seq >= 0 {
+		lr.Attributes().PutInt("audit.sequence.number", seq)
+	}
+}
+
+func startExporter(t *testing.T, dir string) (exporter.Logs, *componenttest.Telemetry) {
+	t.Helper()
+	cfg := createDefaultConfig().(*Config)
+	cfg.Local = &LocalConfig{Directory: dir}
+	cfg.Origin = "test-origin"
+	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	exp, err := NewFactory().CreateLogs(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, exp.Shutdown(context.Background())) })
+	return exp, tel
+}
+
+func segments(t *testing.T, dir string) []string {
+	t.Helper()
+	var keys []string
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		require.NoError(t, err)
+		if !d.IsDir() && strings.HasSuffix(path, archive.SegmentSuffix) {
+			rel, _ := filepath.Rel(dir, path)
+			keys = append(keys, filepath.ToSlash(rel))
+		}
+		return nil
+	}))
+	sort.Strings(keys)
+	return keys
+}
+
+func TestOneSegmentPerStreamAndIdempotentRetry(t *testing.T) {
+	dir := t.TempDir()
+	exp, tel := startExporter(t, dir)
+	ld := plog.NewLogs()
+	record(ld, "s-2", -1)
+	record(ld, "s-1", -1)
+	record(ld, "s-2", -1)
+	record(ld, "", -1) // falls back to the resource's host.id
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+
+	keys := segments(t, dir)
+	require.Len(t, keys, 3)
+	assert.Regexp(t, `^test-origin/h1/time-00000000000000001000-00000000000000001000-[0-9a-f]{16}\.ndjson$`, keys[0])
+	assert.Regexp(t, `^test-origin/s-1/time-`, keys[1])
+	assert.Regexp(t, `^test-origin/s-2/time-`, keys[2])
+
+	data, err := os.ReadFile(filepath.Join(dir, keys[2]))
+	require.NoError(t, err)
+	recs, err := archive.DecodeSegment(data)
+	require.NoError(t, err)
+	assert.Len(t, recs, 2)
+
+	// The same batch again (an exporter retry) writes nothing new.
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+	assert.Equal(t, keys, segments(t, dir))
+	metadatatest.AssertEqualExporterWormSegmentsWritten(t, tel,
+		[]metricdata.DataPoint[int64]{{Value: 3}}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
+	metadatatest.AssertEqualExporterWormSegmentsExisting(t, tel,
+		[]metricdata.DataPoint[int64]{{Value: 3}}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
+}
+
+func TestSequencedRecordsAreOrderedBySequence(t *testing.T) {
+	dir := t.TempDir()
+	exp, _ := startExporter(t, dir)
+	ld := plog.NewLogs()
+	for _, seq := range []int64{7, 5, 6} {
+		record(ld, "s", seq)
+	}
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+	keys := segments(t, dir)
+	require.Len(t, keys, 1)
+	assert.Regexp(t, `^test-origin/s/seq-00000000000000000005-00000000000000000007-`, keys[0])
+	data, err := os.ReadFile(filepath.Join(dir, keys[0]))
+	require.NoError(t, err)
+	recs, err := archive.DecodeSegment(data)
+	require.NoError(t, err)
+	var seqs []int64
+	for _, r := range recs {
+		v, _ := r.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().Get("audit.sequence.number")
+		seqs = append(seqs, v.Int())
+	}
+	assert.Equal(t, []int64{5, 6, 7}, seqs)
+}
+
+func TestStartFailsOnUnusableDirectory(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	cfg := createDefaultConfig().(*Config)
+	cfg.Local = &LocalConfig{Directory: filepath.Join(file, "archive")}
+	exp, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.ErrorContains(t, exp.Start(context.Background(), componenttest.NewNopHost()), "cannot create")
+}
+
+var _ component.Config = (*Config)(nil)

@@ -1,0 +1,59 @@
+package wormexporter
+
+import (
+	"context"
+	"os"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter/internal/metadata"
+	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
+)
+
+// NewFactory creates the worm exporter factory.
+func NewFactory() exporter.Factory {
+	return exporter.NewFactory(metadata.Type, createDefaultConfig,
+		exporter.WithLogs(createLogs, metadata.LogsStability))
+}
+
+func createDefaultConfig() component.Config {
+	retry := configretry.NewDefaultBackOffConfig()
+	retry.MaxElapsedTime = 0
+	queue := exporterhelper.NewDefaultQueueConfig()
+	return &Config{
+		StreamAttributes: []string{auditrecord.AttrStreamID, auditrecord.AttrSessionID, auditrecord.AttrHostID},
+		TimeoutConfig:    exporterhelper.NewDefaultTimeoutConfig(),
+		QueueConfig:      configoptional.Default(queue),
+		RetryConfig:      retry,
+	}
+}
+
+func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
+	c := cfg.(*Config)
+	origin := c.Origin
+	if origin == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, err
+		}
+		origin = host
+	}
+	e, err := newWormExporter(c, set, origin)
+	if err != nil {
+		return nil, err
+	}
+	return exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs,
+		exporterhelper.WithStart(e.start),
+		exporterhelper.WithShutdown(e.shutdown),
+		// The exporter only reads records; the archive holds exact copies.
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+		exporterhelper.WithTimeout(c.TimeoutConfig),
+		exporterhelper.WithQueue(c.QueueConfig),
+		exporterhelper.WithRetry(c.RetryConfig),
+	)
+}
