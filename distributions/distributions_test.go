@@ -77,6 +77,8 @@ func TestShippedConfigsLoadAndValidate(t *testing.T) {
 	t.Setenv("AGENTAUDIT_DATA_DIR", t.TempDir())
 	t.Setenv("AGENTAUDIT_GATEWAY_ENDPOINT", "gateway.example:4317")
 	t.Setenv("AGENTAUDIT_GATEWAY_TOKEN", "token")
+	t.Setenv("AGENTAUDIT_TLS_CERT", "/etc/otelcol-agentaudit/tls.crt")
+	t.Setenv("AGENTAUDIT_TLS_KEY", "/etc/otelcol-agentaudit/tls.key")
 	for _, name := range []string{"local", "agent", "gateway"} {
 		t.Run(name, func(t *testing.T) {
 			cfg, err := otelcoltest.LoadConfigAndValidate(filepath.Join(name, "config.yaml"), factories(t))
