@@ -1,0 +1,378 @@
+// Package tests runs the built otelcol-agentaudit binary with YAML configs,
+// as an operator would, and uses it over HTTP as an agent would.
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/agentaudit/otelcol-agentaudit/pkg/archive"
+)
+
+// binary is the collector under test: $AGENTAUDIT_BIN (set by make e2e), or
+// built here once with the project's pinned ocb.
+var binary string
+
+func TestMain(m *testing.M) {
+	binary = os.Getenv("AGENTAUDIT_BIN")
+	if binary == "" {
+		root, _ := filepath.Abs("..")
+		cmd := exec.Command("go", "tool", "builder", "--config", "builder-config.yaml")
+		cmd.Dir = root
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: cannot build the collector:", err)
+			os.Exit(1)
+		}
+		binary = filepath.Join(root, "_build", "otelcol-agentaudit")
+	}
+	if _, err := os.Stat(binary); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: collector binary missing:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// params fill a config template.
+type params struct {
+	Dir         string // state directory: queue and archive below it
+	Port        int    // agentaudit receiver
+	HealthPort  int
+	MetricsPort int
+	Extra       map[string]string
+}
+
+// collector is one running collector process.
+type collector struct {
+	t       *testing.T
+	config  string
+	p       params
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// newCollector writes the config rendered from tmpl and starts the binary.
+func newCollector(t *testing.T, tmpl string, extra map[string]string) *collector {
+	t.Helper()
+	dir := t.TempDir()
+	p := params{Dir: dir, Port: freePort(t), HealthPort: freePort(t), MetricsPort: freePort(t), Extra: extra}
+	var buf bytes.Buffer
+	require.NoError(t, template.Must(template.New("cfg").Parse(tmpl)).Execute(&buf, p))
+	cfgPath := filepath.Join(dir, "config.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, buf.Bytes(), 0o644))
+	c := &collector{t: t, config: cfgPath, p: p, logPath: filepath.Join(dir, "collector.log")}
+	c.start()
+	t.Cleanup(c.stop)
+	return c
+}
+
+func (c *collector) url() string { return fmt.Sprintf("http://127.0.0.1:%d/v1/events", c.p.Port) }
+
+func (c *collector) archiveDir() string { return filepath.Join(c.p.Dir, "archive") }
+
+func (c *collector) start() {
+	c.t.Helper()
+	logf, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	require.NoError(c.t, err)
+	c.cmd = exec.Command(binary, "--config", c.config)
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	require.NoError(c.t, c.cmd.Start())
+	c.done = make(chan struct{})
+	go func() {
+		_ = c.cmd.Wait()
+		logf.Close()
+		close(c.done)
+	}()
+	c.waitHealthy(60 * time.Second)
+}
+
+// waitHealthy polls the health_check extension until the pipeline is up.
+func (c *collector) waitHealthy(timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.done:
+			c.t.Fatalf("collector exited during start-up:\n%s", c.logs())
+		default:
+		}
+		if c.healthy() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("collector not healthy after %s:\n%s", timeout, c.logs())
+}
+
+func (c *collector) healthy() bool {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", c.p.HealthPort))
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// kill ends the collector with SIGKILL: no shutdown, no flush.
+func (c *collector) kill() {
+	_ = c.cmd.Process.Signal(syscall.SIGKILL)
+	<-c.done
+}
+
+func (c *collector) stop() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		c.kill()
+	}
+}
+
+func (c *collector) logs() string {
+	b, _ := os.ReadFile(c.logPath)
+	return string(b)
+}
+
+// peakRSS is the process's high-water mark of resident memory, in bytes.
+func (c *collector) peakRSS() int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return -1
+}
+
+// cpuTime is the user+system CPU time the process has used so far.
+func (c *collector) cpuTime() time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	// Fields after the parenthesised command name; utime and stime are 14 and 15.
+	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+	ut, _ := strconv.ParseInt(fields[11], 10, 64)
+	st, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// postResult is what the collector answered.
+type postResult struct {
+	Status     int
+	Body       string
+	RetryAfter string
+}
+
+func post(ctx context.Context, url, contentType string, body []byte, header map[string]string) (postResult, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return postResult{}, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return postResult{}, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return postResult{Status: resp.StatusCode, Body: string(b), RetryAfter: resp.Header.Get("Retry-After")}, nil
+}
+
+// archivedLine is one record found in the archive.
+type archivedLine struct {
+	Key  string
+	Line []byte
+	Logs plog.Logs
+}
+
+// readArchive returns every record line of every segment under dir.
+func readArchive(t *testing.T, dir string) []archivedLine {
+	t.Helper()
+	var out []archivedLine
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(path, archive.SegmentSuffix) {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		recs, err := archive.DecodeSegment(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		lines := bytes.SplitAfter(data, []byte{'\n'})
+		rel, _ := filepath.Rel(dir, path)
+		for i, r := range recs {
+			out = append(out, archivedLine{Key: filepath.ToSlash(rel), Line: lines[i], Logs: r})
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return out
+}
+
+// eventIDs counts the archived records by agent_audit.event.id.
+func eventIDs(t *testing.T, dir string) map[string]int {
+	t.Helper()
+	ids := map[string]int{}
+	for _, l := range readArchive(t, dir) {
+		lr := l.Logs.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+		if v, ok := lr.Attributes().Get("agent_audit.event.id"); ok {
+			ids[v.Str()]++
+		}
+	}
+	return ids
+}
+
+// waitArchived polls the archive until every id in want is there.
+func waitArchived(t *testing.T, dir string, want map[string]bool, timeout time.Duration) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := eventIDs(t, dir)
+		missing := 0
+		for id := range want {
+			if got[id] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acknowledged events are not in the archive after %s", missing, len(want), timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// eventJSON is a valid native event with a unique id.
+func eventJSON(id, session string, padding int) []byte {
+	return fmt.Appendf(nil, `{"event_name":"agent_audit.tool.call","time":"2026-11-23T10:00:00.000000001Z",`+
+		`"attributes":{"session.id":%q,"agent_audit.event.id":%q,"gen_ai.tool.name":"Bash",`+
+		`"gen_ai.tool.call.arguments":{"command":"ls -la /home/alice/project"},"pad":%q}}`,
+		session, id, strings.Repeat("x", padding))
+}
+
+// localConfig is distributions/local with ports and directories of the test.
+const localConfig = `
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:{{.HealthPort}}
+  file_storage/queue:
+    directory: {{.Dir}}/queue
+    create_directory: true
+    fsync: true
+receivers:
+  agentaudit:
+    endpoint: 127.0.0.1:{{.Port}}
+processors:
+  memory_limiter:
+    check_interval: 1s
+    limit_percentage: 80
+    spike_limit_percentage: 20
+exporters:
+  worm:
+    origin: e2e
+    local:
+      directory: {{.Dir}}/archive
+    sending_queue:
+      storage: file_storage/queue
+      queue_size: {{or (index .Extra "queue_size") "2000"}}
+      num_consumers: {{or (index .Extra "num_consumers") "2"}}
+      batch:
+        sizer: items
+        flush_timeout: 200ms
+        min_size: 2000
+        max_size: 10000
+service:
+  extensions: [health_check, file_storage/queue]
+  pipelines:
+    logs/audit:
+      receivers: [agentaudit]
+      processors: [memory_limiter]
+      exporters: [worm]
+  telemetry:
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: {{.MetricsPort}}
+`
+
+// metric reads one counter from the collector's Prometheus endpoint (summed
+// over its labels).
+func (c *collector) metric(name string) float64 {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.p.MetricsPort))
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var sum float64
+	s := bufio.NewScanner(resp.Body)
+	s.Buffer(make([]byte, 1<<20), 1<<20)
+	for s.Scan() {
+		line := s.Text()
+		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			sum += v
+		}
+	}
+	return sum
+}
+
+var _ = sync.Mutex{}
