@@ -62,7 +62,7 @@ type params struct {
 
 // collector is one running collector process.
 type collector struct {
-	t       *testing.T
+	t       testing.TB
 	config  string
 	p       params
 	cmd     *exec.Cmd
@@ -70,7 +70,7 @@ type collector struct {
 	done    chan struct{}
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -79,7 +79,7 @@ func freePort(t *testing.T) int {
 }
 
 // newCollector writes the config rendered from tmpl and starts the binary.
-func newCollector(t *testing.T, tmpl string, extra map[string]string) *collector {
+func newCollector(t testing.TB, tmpl string, extra map[string]string) *collector {
 	t.Helper()
 	dir := t.TempDir()
 	p := params{Dir: dir, Port: freePort(t), HealthPort: freePort(t), MetricsPort: freePort(t), Extra: extra}
@@ -230,7 +230,7 @@ type archivedLine struct {
 }
 
 // readArchive returns every record line of every segment under dir.
-func readArchive(t *testing.T, dir string) []archivedLine {
+func readArchive(t testing.TB, dir string) []archivedLine {
 	t.Helper()
 	var out []archivedLine
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
@@ -263,7 +263,7 @@ func readArchive(t *testing.T, dir string) []archivedLine {
 }
 
 // eventIDs counts the archived records by agent_audit.event.id.
-func eventIDs(t *testing.T, dir string) map[string]int {
+func eventIDs(t testing.TB, dir string) map[string]int {
 	t.Helper()
 	ids := map[string]int{}
 	for _, l := range readArchive(t, dir) {
@@ -276,7 +276,7 @@ func eventIDs(t *testing.T, dir string) map[string]int {
 }
 
 // waitArchived polls the archive until every id in want is there.
-func waitArchived(t *testing.T, dir string, want map[string]bool, timeout time.Duration) map[string]int {
+func waitArchived(t testing.TB, dir string, want map[string]bool, timeout time.Duration) map[string]int {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

@@ -127,3 +127,22 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	_, err = DecodeSegment([]byte("{not json}\n"))
 	assert.ErrorContains(t, err, "line 1")
 }
+
+// BenchmarkEncodeRecord measures turning one ~1 KB record into its archive line.
+func BenchmarkEncodeRecord(b *testing.B) {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName("scope")
+	lr := sl.LogRecords().AppendEmpty()
+	lr.SetEventName("agent_audit.tool.call")
+	lr.Attributes().PutStr("session.id", "sess-1")
+	lr.Attributes().PutStr("gen_ai.tool.name", "Bash")
+	lr.Attributes().PutStr("pad", strings.Repeat("x", 790))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeRecord(rl, sl, lr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -99,6 +99,10 @@ func Decode(body []byte, format Format, lim Limits, now time.Time) (plog.Logs, e
 	if !utf8.Valid(body) {
 		return plog.Logs{}, bodyProblem(fmt.Sprintf("body is not valid UTF-8 (first bad byte at offset %d)", firstInvalidUTF8(body)))
 	}
+	if off := unpairedSurrogate(body); off >= 0 {
+		// encoding/json would turn it into U+FFFD: refuse rather than alter.
+		return plog.Logs{}, bodyProblem(fmt.Sprintf("unpaired UTF-16 surrogate escape at byte %d", off))
+	}
 	raws, err := split(body, format, lim.MaxEvents)
 	if err != nil {
 		return plog.Logs{}, err
@@ -288,10 +292,15 @@ func (d *eventDecoder) readEvent(lr plog.LogRecord) error {
 				return err
 			}
 			if delim, ok := tok.(json.Delim); !ok || delim != '{' {
-				d.fail(key, "must be a JSON object")
-				return errStopOrSkip(d, tok)
+				d.fail(key, "must be a JSON object, got "+tokenKind(tok))
+				if err := errStopOrSkip(d, tok); err != nil {
+					return err
+				}
+				continue
 			}
-			if err := d.readMap("attributes", lr.Attributes(), 1); err != nil {
+			// The attributes object is the container of the values, as the
+			// event object is of the body: both start at depth 0.
+			if err := d.readMap("attributes", lr.Attributes(), 0); err != nil {
 				return err
 			}
 		case "body":
@@ -311,6 +320,9 @@ func (d *eventDecoder) readEvent(lr plog.LogRecord) error {
 	}
 	if !seen["attributes"] {
 		d.fail("attributes", "required field is missing")
+	}
+	if seen["span_id"] && !seen["trace_id"] {
+		d.fail("span_id", "requires trace_id")
 	}
 	return err
 }
@@ -342,9 +354,9 @@ func (d *eventDecoder) setTime(lr plog.LogRecord, s string) {
 		d.fail("time", "must be an RFC 3339 time stamp such as 2026-01-02T15:04:05.123456789Z")
 		return
 	}
-	// Unix nanoseconds in a uint64 cover 1970 to 2262.
-	if t.Year() < 1970 || t.Year() > 2261 {
-		d.fail("time", "must lie between 1970 and 2261")
+	// Unix nanoseconds in a uint64 cover 1970 to 2262, and 0 means "unset".
+	if t.UnixNano() <= 0 || t.Year() > 2261 {
+		d.fail("time", "must lie after 1970-01-01T00:00:00Z and before 2262")
 		return
 	}
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(t))
@@ -430,7 +442,9 @@ func (d *eventDecoder) readValue(path string, v pcommon.Value, depth int) error 
 	case json.Number:
 		d.setNumber(path, v, string(t))
 	case nil:
-		if path != "body" {
+		// Nested nulls (tool arguments often hold them) stay as empty
+		// values; a whole attribute of null is meaningless.
+		if depth == 0 && path != "body" {
 			d.fail(path, "null is not allowed; leave the attribute out instead")
 		}
 	}
@@ -449,7 +463,7 @@ func (d *eventDecoder) setNumber(path string, v pcommon.Value, s string) {
 	}
 	i, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		d.fail(path, "integer does not fit in a signed 64-bit integer; send it as a string")
+		d.fail(path, "integer does not fit in a signed 64-bit integer")
 		return
 	}
 	v.SetInt(i)
@@ -496,7 +510,7 @@ func (d *eventDecoder) validate(lr plog.LogRecord) {
 		v, ok := attrs.Get(name)
 		if !ok {
 			d.fail("attributes."+name, "required attribute is missing")
-		} else if v.Type() == pcommon.ValueTypeStr && v.Str() == "" {
+		} else if v.Type() == pcommon.ValueTypeStr && strings.TrimSpace(v.Str()) == "" {
 			d.fail("attributes."+name, "required attribute is empty")
 		}
 	}
@@ -507,10 +521,16 @@ func (d *eventDecoder) validate(lr plog.LogRecord) {
 			switch {
 			case strings.HasPrefix(name, "audit."):
 				d.fail(field, "reserved: integrity attributes are written by the collector, not by clients")
+				continue
 			case strings.HasPrefix(name, EventNamePrefix):
 				d.fail(field, fmt.Sprintf("unknown attribute for event type %s", schema.Name))
+				continue
 			}
-			continue
+			// An attribute the schema defines for another event type keeps
+			// its type here too: process.pid is an integer everywhere.
+			if spec, known = attributeIndex[name]; !known {
+				continue
+			}
 		}
 		d.checkType(field, spec, v)
 	}
@@ -647,4 +667,60 @@ func firstInvalidUTF8(b []byte) int {
 		i += size
 	}
 	return -1
+}
+
+// unpairedSurrogate returns the offset of the first \uD800-\uDFFF escape
+// inside a JSON string that is not a high surrogate followed by a low one,
+// or -1. Only string contents are examined.
+func unpairedSurrogate(b []byte) int {
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString && i+1 < len(b):
+			if b[i+1] != 'u' {
+				i++ // skip the escaped character, which may be a quote
+				continue
+			}
+			r, ok := hex4(b, i+2)
+			if !ok || r < 0xD800 || r > 0xDFFF {
+				i++
+				continue
+			}
+			if r >= 0xDC00 {
+				return i
+			}
+			if i+11 < len(b) && b[i+6] == '\\' && b[i+7] == 'u' {
+				if lo, ok := hex4(b, i+8); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+					i += 11
+					continue
+				}
+			}
+			return i
+		}
+	}
+	return -1
+}
+
+func hex4(b []byte, at int) (rune, bool) {
+	if at+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[at : at+4] {
+		var v byte
+		switch {
+		case c >= '0' && c <= '9':
+			v = c - '0'
+		case c >= 'a' && c <= 'f':
+			v = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			v = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(v)
+	}
+	return r, true
 }

@@ -81,6 +81,19 @@ func TestDecodeFramings(t *testing.T) {
 	}
 }
 
+func TestDecodeKeepsNestedNullsAndSurrogatePairs(t *testing.T) {
+	body := `{"event_name":"agent_audit.tool.call","attributes":{"session.id":"\ud83d\ude00","gen_ai.tool.name":"Edit",` +
+		`"gen_ai.tool.call.arguments":{"old":null,"list":[null,1]}},"body":{"a":null}}`
+	ld, err := Decode([]byte(body), FormatJSON, DefaultLimits, now)
+	require.NoError(t, err)
+	lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	sid, _ := lr.Attributes().Get("session.id")
+	assert.Equal(t, "😀", sid.Str())
+	args, _ := lr.Attributes().Get("gen_ai.tool.call.arguments")
+	assert.Equal(t, map[string]any{"old": nil, "list": []any{nil, int64(1)}}, args.AsRaw())
+	assert.Equal(t, map[string]any{"a": nil}, lr.Body().AsRaw())
+}
+
 func TestDecodeDoubleAttributeAcceptsInteger(t *testing.T) {
 	body := `{"event_name":"agent_audit.model.request","attributes":{"session.id":"s","gen_ai.request.model":"m","gen_ai.request.temperature":1}}`
 	ld, err := Decode([]byte(body), FormatJSON, DefaultLimits, now)
@@ -128,12 +141,12 @@ func TestDecodeInvalid(t *testing.T) {
 		{"event_name wrong type", `{"event_name":{"a":1},"attributes":{"session.id":"s"}}`, FormatJSON, []Problem{
 			{Index: at(0), Field: "event_name", Reason: "must be a string, got an object"},
 		}},
-		{"missing required attribute", `{"event_name":"agent_audit.file.read","attributes":{"session.id":""}}`, FormatJSON, []Problem{
+		{"missing required attribute", `{"event_name":"agent_audit.file.read","attributes":{"session.id":" \t"}}`, FormatJSON, []Problem{
 			{Index: at(0), Field: "attributes.file.path", Reason: "required attribute is missing"},
 			{Index: at(0), Field: "attributes.session.id", Reason: "required attribute is empty"},
 		}},
 		{"integer too large", `{"event_name":"agent_audit.session.end","attributes":{"session.id":"s","n":9223372036854775808}}`, FormatJSON, []Problem{
-			{Index: at(0), Field: "attributes.n", Reason: "integer does not fit in a signed 64-bit integer; send it as a string"},
+			{Index: at(0), Field: "attributes.n", Reason: "integer does not fit in a signed 64-bit integer"},
 		}},
 		{"float too large", `{"event_name":"agent_audit.session.end","attributes":{"session.id":"s","n":1e400}}`, FormatJSON, []Problem{
 			{Index: at(0), Field: "attributes.n", Reason: "number is out of range for a 64-bit float"},
@@ -161,7 +174,24 @@ func TestDecodeInvalid(t *testing.T) {
 			{Index: at(0), Field: "attributes.gen_ai.response.finish_reasons[1]", Reason: "must be a string, got an integer"},
 		}},
 		{"deep attribute", `{"event_name":"agent_audit.session.end","attributes":{"session.id":"s","x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}}`, FormatJSON, []Problem{
-			{Index: at(0), Field: "attributes.x" + strings.Repeat("[0]", 31), Reason: "nested deeper than 32 levels"},
+			{Index: at(0), Field: "attributes.x" + strings.Repeat("[0]", 32), Reason: "nested deeper than 32 levels"},
+		}},
+		{"attributes not an object, later problems still found", `{"attributes":"x","event_name":7}`, FormatJSON, []Problem{
+			{Index: at(0), Field: "attributes", Reason: "must be a JSON object, got a string"},
+			{Index: at(0), Field: "event_name", Reason: "must be a string, got a number"},
+		}},
+		{"lone high surrogate", `{"event_name":"agent_audit.prompt","attributes":{"session.id":"\ud800x"}}`, FormatJSON, []Problem{
+			{Reason: "unpaired UTF-16 surrogate escape at byte 63"},
+		}},
+		{"lone low surrogate", `{"event_name":"agent_audit.prompt","attributes":{"session.id":"s"},"body":"\udc00"}`, FormatJSON, []Problem{
+			{Reason: "unpaired UTF-16 surrogate escape at byte 75"},
+		}},
+		{"span without trace, epoch time", `{"event_name":"agent_audit.prompt","time":"1970-01-01T00:00:00Z","span_id":"b7ad6b7169203331","attributes":{"session.id":"s"}}`, FormatJSON, []Problem{
+			{Index: at(0), Field: "span_id", Reason: "requires trace_id"},
+			{Index: at(0), Field: "time", Reason: "must lie after 1970-01-01T00:00:00Z and before 2262"},
+		}},
+		{"attribute of another event type keeps its type", `{"event_name":"agent_audit.tool.call","attributes":{"session.id":"s","gen_ai.tool.name":"Bash","process.pid":"123"}}`, FormatJSON, []Problem{
+			{Index: at(0), Field: "attributes.process.pid", Reason: "must be an integer, got a string"},
 		}},
 		{"10000-deep array body", deep, FormatJSON, []Problem{{Index: at(0), Reason: "an event must be a JSON object, got an array"}}},
 		{"20000-deep array body", strings.Repeat("[", 20_000) + strings.Repeat("]", 20_000), FormatJSON, []Problem{{Index: at(0), Reason: "malformed JSON: nested too deeply"}}},

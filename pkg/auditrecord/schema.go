@@ -90,7 +90,7 @@ var outcomeValues = []string{"success", "failure", "unknown"}
 // CommonAttributes apply to every event type.
 var CommonAttributes = []AttributeSpec{
 	{Name: "session.id", Type: TypeString, Required: true, Brief: "Agent session the event belongs to; the default stream key."},
-	{Name: AttrEventID, Type: TypeString, Brief: "Client-assigned unique id of the event (UUID recommended), for de-duplication."},
+	{Name: AttrEventID, Type: TypeString, Brief: "Client-assigned id of the event (UUID recommended); kept as sent, uniqueness is not checked."},
 	{Name: "user.id", Type: TypeString, Brief: "Person on whose behalf the agent acts."},
 	{Name: "user.name", Type: TypeString, Brief: "Login name of that person."},
 	{Name: "host.id", Type: TypeString, Brief: "Host the agent runs on."},
@@ -147,7 +147,7 @@ var EventTypes = []EventType{
 		{Name: "gen_ai.tool.name", Type: TypeString, Required: true, Brief: "Tool name."},
 		{Name: AttrOutcome, Type: TypeString, Required: true, Enum: outcomeValues, Brief: "Result of the call."},
 		{Name: "gen_ai.tool.call.id", Type: TypeString, Brief: "Tool call id."},
-		{Name: "gen_ai.tool.call.result", Type: TypeAny, Brief: "Output of the tool (Tier 2 data)."},
+		{Name: "gen_ai.tool.call.result", Type: TypeAny, Brief: "Output of the tool; may hold sensitive content."},
 		{Name: "error.type", Type: TypeString, Brief: "Error class when the call failed."},
 		{Name: "agent_audit.duration_ms", Type: TypeInt, Brief: "Call duration in milliseconds."},
 	}},
@@ -162,7 +162,7 @@ var EventTypes = []EventType{
 		{Name: "process.working_directory", Type: TypeString, Brief: "Working directory of the command."},
 	}},
 	{Name: "agent_audit.network.request", Severity: plog.SeverityNumberInfo, Brief: "The agent made a network request.", Attributes: []AttributeSpec{
-		{Name: "url.full", Type: TypeString, Required: true, Brief: "Requested URL (credentials are scrubbed downstream)."},
+		{Name: "url.full", Type: TypeString, Required: true, Brief: "Requested URL, as the agent used it."},
 		{Name: "http.request.method", Type: TypeString, Brief: "HTTP method."},
 		{Name: "http.response.status_code", Type: TypeInt, Brief: "HTTP status code."},
 		{Name: "server.address", Type: TypeString, Brief: "Destination host."},
@@ -222,6 +222,18 @@ var eventIndex = func() map[string]*eventSchema {
 		}
 		sort.Strings(s.required)
 		m[et.Name] = s
+	}
+	return m
+}()
+
+// attributeIndex maps every attribute name the schema defines, for any event
+// type, to its spec; types are enforced wherever the attribute appears.
+var attributeIndex = func() map[string]*AttributeSpec {
+	m := map[string]*AttributeSpec{}
+	for _, s := range eventIndex {
+		for name, spec := range s.attrs {
+			m[name] = spec
+		}
 	}
 	return m
 }()

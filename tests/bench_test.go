@@ -1,0 +1,163 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
+	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
+)
+
+// benchConfig feeds one archive from the native API and from OTLP/HTTP, so
+// the same records can be sent both ways in one run.
+const benchConfig = `
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:{{.HealthPort}}
+  file_storage/queue:
+    directory: {{.Dir}}/queue
+    create_directory: true
+    fsync: true
+receivers:
+  agentaudit:
+    endpoint: 127.0.0.1:{{.Port}}
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{{index .Extra "otlp_port"}}
+exporters:
+  worm:
+    origin: bench
+    local:
+      directory: {{.Dir}}/archive
+    sending_queue:
+      storage: file_storage/queue
+      queue_size: 5000
+      num_consumers: 2
+      batch:
+        sizer: items
+        flush_timeout: 200ms
+        min_size: 5000
+        max_size: 20000
+service:
+  extensions: [health_check, file_storage/queue]
+  pipelines:
+    logs:
+      receivers: [agentaudit, otlp]
+      exporters: [worm]
+  telemetry:
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: {{.MetricsPort}}
+`
+
+const (
+	benchEvents   = 40_000
+	benchBatch    = 100
+	benchClients  = 4
+	benchSessions = 50
+	benchPadding  = 790 // makes each native event about 1 KB of JSON
+)
+
+// BenchmarkReceiverToArchive measures 1 KB audit events from the first byte
+// of the HTTP request to the fsynced segment in the local archive: events/s
+// (wall clock until all are archived) and collector CPU per event. "native"
+// is POST /v1/events; "otlp" sends the very same records as OTLP/HTTP
+// protobuf to the stock otlp receiver, the baseline.
+func BenchmarkReceiverToArchive(b *testing.B) {
+	for _, mode := range []string{"native", "otlp"} {
+		b.Run(mode, func(b *testing.B) {
+			for range b.N {
+				benchOnce(b, mode)
+			}
+		})
+	}
+}
+
+func benchOnce(b *testing.B, mode string) {
+	otlpPort := freePort(b)
+	c := newCollector(b, benchConfig, map[string]string{"otlp_port": fmt.Sprint(otlpPort)})
+	defer c.stop()
+
+	// Prepare every request body before the clock starts.
+	var bodies [][]byte
+	want := map[string]bool{}
+	for start := 0; start < benchEvents; start += benchBatch {
+		var nd bytes.Buffer
+		for i := start; i < start+benchBatch; i++ {
+			id := fmt.Sprintf("bench-%s-%06d", mode, i)
+			want[id] = true
+			nd.Write(eventJSON(id, fmt.Sprintf("sess-%d", i%benchSessions), benchPadding))
+			nd.WriteByte('\n')
+		}
+		if mode == "native" {
+			bodies = append(bodies, nd.Bytes())
+			continue
+		}
+		ld, err := auditrecord.Decode(nd.Bytes(), auditrecord.FormatNDJSON, auditrecord.DefaultLimits, time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		pb, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies = append(bodies, pb)
+	}
+	url, contentType := c.url(), "application/x-ndjson"
+	if mode == "otlp" {
+		url, contentType = fmt.Sprintf("http://127.0.0.1:%d/v1/logs", otlpPort), "application/x-protobuf"
+	}
+
+	cpu0 := c.cpuTime()
+	begin := time.Now()
+	var wg sync.WaitGroup
+	next := make(chan []byte)
+	for range benchClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for body := range next {
+				for {
+					res, err := post(context.Background(), url, contentType, body, nil)
+					if err == nil && res.Status == http.StatusOK {
+						break
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	for _, body := range bodies {
+		next <- body
+	}
+	close(next)
+	wg.Wait()
+	accepted := time.Since(begin)
+	// Wait on the exporter's own counter: reading the archive here would
+	// take CPU from the collector on a small machine.
+	for deadline := time.Now().Add(5 * time.Minute); c.metric("otelcol_exporter_sent_log_records") < benchEvents; {
+		if time.Now().After(deadline) {
+			b.Fatalf("archive did not catch up:\n%s", c.logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	archived := time.Since(begin)
+	cpu := c.cpuTime() - cpu0
+	waitArchived(b, c.archiveDir(), want, time.Minute)
+
+	b.ReportMetric(float64(benchEvents)/archived.Seconds(), "events/s")
+	b.ReportMetric(float64(benchEvents)/accepted.Seconds(), "accepted-events/s")
+	b.ReportMetric(float64(cpu.Microseconds())/benchEvents, "cpu-µs/event")
+	b.ReportMetric(float64(c.peakRSS()>>20), "peak-RSS-MiB")
+}

@@ -1,0 +1,144 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// sender posts numbered events in NDJSON batches and retries every batch
+// until it gets a 2xx, as a well-behaved agent does.
+type sender struct {
+	url      string
+	prefix   string
+	total    int
+	batch    int
+	mu       sync.Mutex
+	acked    map[string]bool
+	ackCount atomic.Int64
+	statuses sync.Map // status code -> *atomic.Int64
+	retries  atomic.Int64
+}
+
+func newSender(url, prefix string, total, batch int) *sender {
+	return &sender{url: url, prefix: prefix, total: total, batch: batch, acked: map[string]bool{}}
+}
+
+func (s *sender) count(status int) {
+	v, _ := s.statuses.LoadOrStore(status, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+// run sends everything; it gives up only when ctx ends.
+func (s *sender) run(ctx context.Context, padding int, sessionOf func(i int) string) error {
+	client := &http.Client{Timeout: 30 * time.Second}
+	for start := 0; start < s.total; start += s.batch {
+		var body bytes.Buffer
+		var ids []string
+		for i := start; i < min(start+s.batch, s.total); i++ {
+			id := fmt.Sprintf("%s-%06d", s.prefix, i)
+			ids = append(ids, id)
+			body.Write(eventJSON(id, sessionOf(i), padding))
+			body.WriteByte('\n')
+		}
+		for {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body.Bytes()))
+			req.Header.Set("Content-Type", "application/x-ndjson")
+			resp, err := client.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				s.count(resp.StatusCode)
+				if resp.StatusCode/100 == 2 {
+					break
+				}
+			} else {
+				s.count(0)
+			}
+			s.retries.Add(1)
+			time.Sleep(20 * time.Millisecond)
+		}
+		s.mu.Lock()
+		for _, id := range ids {
+			s.acked[id] = true
+		}
+		s.mu.Unlock()
+		s.ackCount.Add(int64(len(ids)))
+	}
+	return nil
+}
+
+func (s *sender) ackedIDs() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]bool, len(s.acked))
+	for id := range s.acked {
+		out[id] = true
+	}
+	return out
+}
+
+func (s *sender) statusSummary() string {
+	var out string
+	s.statuses.Range(func(k, v any) bool {
+		out += fmt.Sprintf(" %v:%d", k, v.(*atomic.Int64).Load())
+		return true
+	})
+	return out
+}
+
+// TestCrashLosesNoAcknowledgedEvent kills the collector with SIGKILL at a
+// random point while a client sends 20,000 events, restarts it on the same
+// state, and checks that every acknowledged event reaches the archive.
+func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 0))
+	t.Logf("e2e: crash seed %d", seed)
+
+	c := newCollector(t, localConfig, nil)
+	const total = 20_000
+	s := newSender(c.url(), "crash", total, 100)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx, 200, func(i int) string { return fmt.Sprintf("sess-%d", i%7) }) }()
+
+	killAt := int64(1_000 + rng.IntN(total-3_000))
+	for s.ackCount.Load() < killAt {
+		select {
+		case err := <-done:
+			t.Fatalf("sender finished before the kill point: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	// Land the kill at a random moment within the next request or so.
+	time.Sleep(time.Duration(rng.IntN(20_000)) * time.Microsecond)
+	ackedBeforeKill := s.ackCount.Load()
+	c.kill()
+	t.Logf("e2e: SIGKILL after %d acknowledged events", ackedBeforeKill)
+	time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
+	c.start()
+
+	require.NoError(t, <-done)
+	acked := s.ackedIDs()
+	require.Len(t, acked, total)
+	got := waitArchived(t, c.archiveDir(), acked, 2*time.Minute)
+	dups := 0
+	for _, n := range got {
+		dups += n - 1
+	}
+	t.Logf("e2e: crash: %d acknowledged, %d archived (%d duplicates from retries), statuses%s",
+		len(acked), len(got), dups, s.statusSummary())
+	assert.Len(t, got, total, "every event is in the archive")
+}
