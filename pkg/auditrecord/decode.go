@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -348,14 +349,17 @@ func (d *eventDecoder) readString(field string) (string, bool, error) {
 	return s, true, nil
 }
 
+var maxTime = time.Unix(0, math.MaxInt64)
+
 func (d *eventDecoder) setTime(lr plog.LogRecord, s string) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		d.fail("time", "must be an RFC 3339 time stamp such as 2026-01-02T15:04:05.123456789Z")
 		return
 	}
-	// Unix nanoseconds in a uint64 cover 1970 to 2262, and 0 means "unset".
-	if t.UnixNano() <= 0 || t.Year() > 2261 {
+	// Timestamps are Unix nanoseconds in an int64 (up to 2262-04-11), and
+	// 0 means "unset". Compare times, not UnixNano, which wraps outside.
+	if !t.After(time.Unix(0, 0)) || !t.Before(maxTime) {
 		d.fail("time", "must lie after 1970-01-01T00:00:00Z and before 2262")
 		return
 	}

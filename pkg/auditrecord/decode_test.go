@@ -190,6 +190,12 @@ func TestDecodeInvalid(t *testing.T) {
 			{Index: at(0), Field: "span_id", Reason: "requires trace_id"},
 			{Index: at(0), Field: "time", Reason: "must lie after 1970-01-01T00:00:00Z and before 2262"},
 		}},
+		{"time before 1678 does not wrap", `{"event_name":"agent_audit.prompt","time":"1600-01-01T00:00:00Z","attributes":{"session.id":"s"}}`, FormatJSON, []Problem{
+			{Index: at(0), Field: "time", Reason: "must lie after 1970-01-01T00:00:00Z and before 2262"},
+		}},
+		{"time past int64 nanoseconds in UTC", `{"event_name":"agent_audit.prompt","time":"2262-04-11T20:00:00-05:00","attributes":{"session.id":"s"}}`, FormatJSON, []Problem{
+			{Index: at(0), Field: "time", Reason: "must lie after 1970-01-01T00:00:00Z and before 2262"},
+		}},
 		{"attribute of another event type keeps its type", `{"event_name":"agent_audit.tool.call","attributes":{"session.id":"s","gen_ai.tool.name":"Bash","process.pid":"123"}}`, FormatJSON, []Problem{
 			{Index: at(0), Field: "attributes.process.pid", Reason: "must be an integer, got a string"},
 		}},
