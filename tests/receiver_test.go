@@ -97,7 +97,7 @@ func TestBadInputsAreRefusedAndNothingOfThemIsArchived(t *testing.T) {
 		{"10 MB body", "application/json", bytes.Repeat([]byte("x"), 10<<20), 413, `"error":"body larger than max_request_body_size (4194304 bytes)"`},
 		{"10,000-deep nesting", "application/json", []byte(deep), 400, `"reason":"nested deeper than 32 levels"`},
 		{"empty body", "application/json", nil, 400, `"reason":"empty body: send one event, an array of events, or NDJSON"`},
-		{"integer beyond int64", "application/json", []byte(`{"event_name":"agent_audit.file.write","attributes":{"session.id":"s","file.path":"/a","file.size":18446744073709551616}}`), 400, `"field":"attributes.file.size","reason":"integer does not fit in a signed 64-bit integer; send it as a string"`},
+		{"integer beyond int64", "application/json", []byte(`{"event_name":"agent_audit.file.write","attributes":{"session.id":"s","file.path":"/a","file.size":18446744073709551616}}`), 400, `"field":"attributes.file.size","reason":"integer does not fit in a signed 64-bit integer"`},
 		{"one bad event among good ones", "application/x-ndjson", []byte(valid + "\n" + `{"event_name":"agent_audit.prompt"}` + "\n" + valid), 400, `"index":1,"field":"attributes","reason":"required field is missing"`},
 		{"reserved integrity attribute", "application/json", []byte(`{"event_name":"agent_audit.prompt","attributes":{"session.id":"s","audit.sequence.number":1}}`), 400, `reserved: integrity attributes are written by the collector`},
 		{"form content type", "application/x-www-form-urlencoded", []byte(valid), 415, `is not supported; send application/json or application/x-ndjson`},
