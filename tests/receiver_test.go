@@ -82,6 +82,13 @@ func TestBadInputsAreRefusedAndNothingOfThemIsArchived(t *testing.T) {
 	// 10,000 levels of nesting inside an attribute value.
 	deep := `{"event_name":"agent_audit.tool.call","attributes":{"session.id":"s","gen_ai.tool.name":"x","a":` +
 		strings.Repeat("[", 10_000) + strings.Repeat("]", 10_000) + `}}`
+	// A 4 MiB object of 500,000 keys once cost minutes of CPU; now it is refused.
+	var manyKeys strings.Builder
+	manyKeys.WriteString(`{"event_name":"agent_audit.prompt","attributes":{"session.id":"s"`)
+	for i := 0; manyKeys.Len() < 4_000_000; i++ {
+		fmt.Fprintf(&manyKeys, `,"k%d":1`, i)
+	}
+	manyKeys.WriteString("}}")
 	for _, tc := range []struct {
 		name        string
 		contentType string
@@ -100,6 +107,7 @@ func TestBadInputsAreRefusedAndNothingOfThemIsArchived(t *testing.T) {
 		{"integer beyond int64", "application/json", []byte(`{"event_name":"agent_audit.file.write","attributes":{"session.id":"s","file.path":"/a","file.size":18446744073709551616}}`), 400, `"field":"attributes.file.size","reason":"integer does not fit in a signed 64-bit integer"`},
 		{"one bad event among good ones", "application/x-ndjson", []byte(valid + "\n" + `{"event_name":"agent_audit.prompt"}` + "\n" + valid), 400, `"index":1,"field":"attributes","reason":"required field is missing"`},
 		{"reserved integrity attribute", "application/json", []byte(`{"event_name":"agent_audit.prompt","attributes":{"session.id":"s","audit.sequence.number":1}}`), 400, `reserved: integrity attributes are written by the collector`},
+		{"500,000 keys in one object", "application/json", []byte(manyKeys.String()), 400, `"field":"attributes","reason":"more than 256 keys in one object"`},
 		{"form content type", "application/x-www-form-urlencoded", []byte(valid), 415, `is not supported; send application/json or application/x-ndjson`},
 		{"too many events", "application/x-ndjson", bytes.Repeat([]byte(`{"event_name":"agent_audit.prompt","attributes":{"session.id":"s"}}`+"\n"), 10_001), 413, `too many events in one request (limit 10000)`},
 	} {
@@ -132,9 +140,9 @@ func TestBadInputsAreRefusedAndNothingOfThemIsArchived(t *testing.T) {
 	assert.Equal(t, map[string]int{"marker": 1}, ids, "only the marker may be in the archive")
 	assert.Len(t, readArchive(t, c.archiveDir()), 1)
 	// Events the schema refused (body-level refusals name no event), and
-	// every refused request: the 13 above and the GET.
-	assert.Equal(t, float64(8), c.metric("otelcol_receiver_agentaudit_events_invalid"))
-	assert.Equal(t, float64(14), c.metric("otelcol_receiver_agentaudit_requests_refused"))
+	// every refused request: the 14 above and the GET.
+	assert.Equal(t, float64(9), c.metric("otelcol_receiver_agentaudit_events_invalid"))
+	assert.Equal(t, float64(15), c.metric("otelcol_receiver_agentaudit_requests_refused"))
 }
 
 const authConfig = `

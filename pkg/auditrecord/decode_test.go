@@ -3,6 +3,7 @@ package auditrecord
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -219,7 +220,7 @@ func TestDecodeInvalid(t *testing.T) {
 
 func TestDecodeTooManyEvents(t *testing.T) {
 	ev := `{"event_name":"agent_audit.session.end","attributes":{"session.id":"s"}}`
-	lim := Limits{MaxEvents: 2, MaxDepth: 8}
+	lim := Limits{MaxEvents: 2, MaxDepth: 8, MaxKeys: 8}
 	for _, tc := range []struct {
 		body   string
 		format Format
@@ -233,6 +234,23 @@ func TestDecodeTooManyEvents(t *testing.T) {
 		assert.True(t, inv.TooLarge)
 		assert.Equal(t, "too many events in one request (limit 2)", inv.Problems[0].Reason)
 	}
+}
+
+func TestDecodeKeyLimit(t *testing.T) {
+	var keys strings.Builder
+	for i := range 4 {
+		fmt.Fprintf(&keys, `,"k%d":{"a":1,"b":2,"c":3}`, i)
+	}
+	body := `{"event_name":"agent_audit.prompt","attributes":{"session.id":"s"` + keys.String() + `}}`
+	_, err := Decode([]byte(body), FormatJSON, Limits{MaxKeys: 5}, now)
+	require.NoError(t, err, "5 keys at the top and 3 in each nested object are within the limit")
+	_, err = Decode([]byte(body), FormatJSON, Limits{MaxKeys: 4}, now)
+	var inv *InvalidRequestError
+	require.ErrorAs(t, err, &inv)
+	assert.Equal(t, []Problem{{Index: inv.Problems[0].Index, Field: "attributes", Reason: "more than 4 keys in one object"}}, inv.Problems)
+	_, err = Decode([]byte(body), FormatJSON, Limits{MaxKeys: 2}, now)
+	require.ErrorAs(t, err, &inv)
+	assert.Equal(t, "attributes.k0", inv.Problems[0].Field, "nested objects are bounded too")
 }
 
 func TestEveryEventTypeHasAValidMinimalEvent(t *testing.T) {

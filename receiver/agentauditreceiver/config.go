@@ -23,6 +23,11 @@ type Config struct {
 	// attribute value or body; deeper gets 400.
 	MaxNestingDepth int `mapstructure:"max_nesting_depth"`
 
+	// MaxKeysPerObject bounds the keys of one object (the attributes or any
+	// object inside a value); more gets 400. It bounds the CPU one request
+	// can cost: building an object is quadratic in its keys.
+	MaxKeysPerObject int `mapstructure:"max_keys_per_object"`
+
 	// RetryAfter is the delay sent in Retry-After with 429 and 503 answers.
 	RetryAfter time.Duration `mapstructure:"retry_after"`
 
@@ -43,6 +48,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxNestingDepth <= 0 || cfg.MaxNestingDepth > 1000 {
 		errs = append(errs, fmt.Errorf("max_nesting_depth must be between 1 and 1000, got %d", cfg.MaxNestingDepth))
+	}
+	if cfg.MaxKeysPerObject <= 0 || cfg.MaxKeysPerObject > 10_000 {
+		errs = append(errs, fmt.Errorf("max_keys_per_object must be between 1 and 10000, got %d", cfg.MaxKeysPerObject))
 	}
 	if cfg.RetryAfter < time.Second {
 		errs = append(errs, fmt.Errorf("retry_after must be at least 1s, got %s", cfg.RetryAfter))

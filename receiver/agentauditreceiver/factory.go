@@ -34,6 +34,7 @@ func createDefaultConfig() component.Config {
 		ServerConfig:        server,
 		MaxEventsPerRequest: auditrecord.DefaultLimits.MaxEvents,
 		MaxNestingDepth:     auditrecord.DefaultLimits.MaxDepth,
+		MaxKeysPerObject:    auditrecord.DefaultLimits.MaxKeys,
 		RetryAfter:          time.Second,
 	}
 }

@@ -71,7 +71,11 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*agent
 		next:      next,
 		obsrecv:   obsrecv,
 		telemetry: tb,
-		limits:    auditrecord.Limits{MaxEvents: cfg.MaxEventsPerRequest, MaxDepth: cfg.MaxNestingDepth},
+		limits: auditrecord.Limits{
+			MaxEvents: cfg.MaxEventsPerRequest,
+			MaxDepth:  cfg.MaxNestingDepth,
+			MaxKeys:   cfg.MaxKeysPerObject,
+		},
 	}, nil
 }
 

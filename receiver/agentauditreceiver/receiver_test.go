@@ -48,6 +48,7 @@ func TestLoadConfig(t *testing.T) {
 			assert.Equal(t, "localhost:4320", cfg.ServerConfig.NetAddr.Endpoint)
 			assert.Equal(t, int64(4<<20), cfg.ServerConfig.MaxRequestBodySize)
 			assert.Equal(t, 10_000, cfg.MaxEventsPerRequest)
+			assert.Equal(t, 256, cfg.MaxKeysPerObject)
 			assert.Equal(t, time.Second, cfg.RetryAfter)
 		}},
 		{id: "agentaudit/custom", check: func(t *testing.T, cfg *Config) {
@@ -55,6 +56,7 @@ func TestLoadConfig(t *testing.T) {
 			assert.Equal(t, int64(1024), cfg.ServerConfig.MaxRequestBodySize)
 			assert.Equal(t, 5, cfg.MaxEventsPerRequest)
 			assert.Equal(t, 4, cfg.MaxNestingDepth)
+			assert.Equal(t, 64, cfg.MaxKeysPerObject)
 			assert.Equal(t, 3*time.Second, cfg.RetryAfter)
 		}},
 		{id: "agentaudit/bad", wantErr: "max_events_per_request must be positive, got 0"},
