@@ -38,12 +38,15 @@ unit:
 e2e: build
 	AGENTAUDIT_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 20m -v ./tests/ 2>&1 | tee _build/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e:' ; exit $${PIPESTATUS[0]}
 
+# -fuzzminimizetime: the default (60s per new input) spends a short run
+# minimizing instead of fuzzing.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/auditrecord
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/auditrecord
 
 ## bench: receiver-to-archive benchmark (events/s and CPU per event)
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./tests/ -args -bin=$(abspath $(BIN))
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./pkg/...
+	AGENTAUDIT_BIN=$(abspath $(BIN)) $(GO) test -run '^$$' -bench . -benchtime 3x -count 1 ./tests/
 
 clean:
 	rm -rf _build var
