@@ -14,53 +14,6 @@ import (
 	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
 )
 
-// benchConfig feeds one archive from the native API and from OTLP/HTTP, so
-// the same records can be sent both ways in one run.
-const benchConfig = `
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:{{.HealthPort}}
-  file_storage/queue:
-    directory: {{.Dir}}/queue
-    create_directory: true
-    fsync: true
-receivers:
-  agentaudit:
-    endpoint: 127.0.0.1:{{.Port}}
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:{{index .Extra "otlp_port"}}
-exporters:
-  worm:
-    origin: bench
-    local:
-      directory: {{.Dir}}/archive
-    sending_queue:
-      storage: file_storage/queue
-      queue_size: 5000
-      num_consumers: 2
-      batch:
-        sizer: items
-        flush_timeout: 200ms
-        min_size: 5000
-        max_size: 20000
-service:
-  extensions: [health_check, file_storage/queue]
-  pipelines:
-    logs:
-      receivers: [agentaudit, otlp]
-      exporters: [worm]
-  telemetry:
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: {{.MetricsPort}}
-`
-
 const (
 	benchEvents   = 40_000
 	benchBatch    = 100
@@ -86,7 +39,7 @@ func BenchmarkReceiverToArchive(b *testing.B) {
 
 func benchOnce(b *testing.B, mode string) {
 	otlpPort := freePort(b)
-	c := newCollector(b, benchConfig, map[string]string{"otlp_port": fmt.Sprint(otlpPort)})
+	c := newCollector(b, localConfig, map[string]string{"otlp_port": fmt.Sprint(otlpPort), "queue_size": "5000"})
 	defer c.stop()
 
 	// Prepare every request body before the clock starts.

@@ -305,7 +305,8 @@ func eventJSON(id, session string, padding int) []byte {
 		session, id, strings.Repeat("x", padding))
 }
 
-// localConfig is distributions/local with ports and directories of the test.
+// localConfig is distributions/local with ports and directories of the test
+// (and, with Extra["otlp_port"], the otlp receiver in the same pipeline).
 const localConfig = `
 extensions:
   health_check:
@@ -317,6 +318,12 @@ extensions:
 receivers:
   agentaudit:
     endpoint: 127.0.0.1:{{.Port}}
+{{- with index .Extra "otlp_port"}}
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{{.}}
+{{- end}}
 processors:
   memory_limiter:
     check_interval: 1s
@@ -340,7 +347,7 @@ service:
   extensions: [health_check, file_storage/queue]
   pipelines:
     logs/audit:
-      receivers: [agentaudit]
+      receivers: [agentaudit{{if index .Extra "otlp_port"}}, otlp{{end}}]
       processors: [memory_limiter]
       exporters: [worm]
   telemetry:

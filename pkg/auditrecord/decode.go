@@ -259,43 +259,13 @@ func (d *eventDecoder) readEvent(lr plog.LogRecord) error {
 		}
 		seen[key] = true
 		switch key {
-		case "event_name":
+		case "event_name", "time", "trace_id", "span_id":
 			s, ok, err := d.readString(key)
 			if err != nil {
 				return err
 			}
 			if ok {
-				lr.SetEventName(s)
-			}
-		case "time":
-			s, ok, err := d.readString(key)
-			if err != nil {
-				return err
-			}
-			if ok {
-				d.setTime(lr, s)
-			}
-		case "trace_id":
-			s, ok, err := d.readString(key)
-			if err != nil {
-				return err
-			}
-			if ok {
-				var id pcommon.TraceID
-				if d.parseID(key, s, id[:]) {
-					lr.SetTraceID(id)
-				}
-			}
-		case "span_id":
-			s, ok, err := d.readString(key)
-			if err != nil {
-				return err
-			}
-			if ok {
-				var id pcommon.SpanID
-				if d.parseID(key, s, id[:]) {
-					lr.SetSpanID(id)
-				}
+				d.setStringField(lr, key, s)
 			}
 		case "attributes":
 			tok, err := d.dec.Token()
@@ -336,6 +306,26 @@ func (d *eventDecoder) readEvent(lr plog.LogRecord) error {
 		d.fail("span_id", "requires trace_id")
 	}
 	return err
+}
+
+// setStringField stores one of the event's string fields.
+func (d *eventDecoder) setStringField(lr plog.LogRecord, key, s string) {
+	switch key {
+	case "event_name":
+		lr.SetEventName(s)
+	case "time":
+		d.setTime(lr, s)
+	case "trace_id":
+		var id pcommon.TraceID
+		if d.parseID(key, s, id[:]) {
+			lr.SetTraceID(id)
+		}
+	case "span_id":
+		var id pcommon.SpanID
+		if d.parseID(key, s, id[:]) {
+			lr.SetSpanID(id)
+		}
+	}
 }
 
 // errStopOrSkip skips the rest of a value whose first token was tok.
