@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/template"
@@ -382,4 +381,3 @@ func (c *collector) metric(name string) float64 {
 	return sum
 }
 
-var _ = sync.Mutex{}

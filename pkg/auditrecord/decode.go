@@ -274,7 +274,7 @@ func (d *eventDecoder) readEvent(lr plog.LogRecord) error {
 			}
 			if delim, ok := tok.(json.Delim); !ok || delim != '{' {
 				d.fail(key, "must be a JSON object, got "+tokenKind(tok))
-				if err := errStopOrSkip(d, tok); err != nil {
+				if err := d.skipOpened(tok); err != nil {
 					return err
 				}
 				continue
@@ -328,8 +328,9 @@ func (d *eventDecoder) setStringField(lr plog.LogRecord, key, s string) {
 	}
 }
 
-// errStopOrSkip skips the rest of a value whose first token was tok.
-func errStopOrSkip(d *eventDecoder, tok json.Token) error {
+// skipOpened skips the rest of a value whose first token was tok (nothing
+// when tok was a scalar).
+func (d *eventDecoder) skipOpened(tok json.Token) error {
 	if delim, ok := tok.(json.Delim); ok && (delim == '[' || delim == '{') {
 		return d.skipRest()
 	}
@@ -344,7 +345,7 @@ func (d *eventDecoder) readString(field string) (string, bool, error) {
 	s, ok := tok.(string)
 	if !ok {
 		d.fail(field, "must be a string, got "+tokenKind(tok))
-		return "", false, errStopOrSkip(d, tok)
+		return "", false, d.skipOpened(tok)
 	}
 	return s, true, nil
 }
@@ -484,7 +485,7 @@ func (d *eventDecoder) skipValue() error {
 	if err != nil {
 		return err
 	}
-	return errStopOrSkip(d, tok)
+	return d.skipOpened(tok)
 }
 
 // skipRest skips to the end of the container whose opening token was consumed.
