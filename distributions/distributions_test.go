@@ -119,4 +119,3 @@ func lastField(s string) string {
 	}
 	return s
 }
-

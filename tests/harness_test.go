@@ -380,4 +380,3 @@ func (c *collector) metric(name string) float64 {
 	}
 	return sum
 }
-
