@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -40,7 +39,6 @@ func (s *sender) count(status int) {
 
 // run sends everything; it gives up only when ctx ends.
 func (s *sender) run(ctx context.Context, padding int, sessionOf func(i int) string) error {
-	client := &http.Client{Timeout: 30 * time.Second}
 	for start := 0; start < s.total; start += s.batch {
 		var body bytes.Buffer
 		var ids []string
@@ -54,17 +52,14 @@ func (s *sender) run(ctx context.Context, padding int, sessionOf func(i int) str
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body.Bytes()))
-			req.Header.Set("Content-Type", "application/x-ndjson")
-			resp, err := client.Do(req)
+			res, err := post(ctx, s.url, "application/x-ndjson", body.Bytes(), nil)
 			if err == nil {
-				resp.Body.Close()
-				s.count(resp.StatusCode)
-				if resp.StatusCode/100 == 2 {
+				s.count(res.Status)
+				if res.Status/100 == 2 {
 					break
 				}
 			} else {
-				s.count(0)
+				s.count(0) // connection refused or cut: the collector is down
 			}
 			s.retries.Add(1)
 			time.Sleep(20 * time.Millisecond)

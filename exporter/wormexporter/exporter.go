@@ -1,6 +1,7 @@
 package wormexporter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,20 +52,21 @@ func (e *wormExporter) start(_ context.Context, _ component.Host) error {
 }
 
 func (e *wormExporter) shutdown(context.Context) error {
-	if e.telemetry != nil {
-		e.telemetry.Shutdown()
-	}
+	e.telemetry.Shutdown()
 	return nil
 }
 
 // segment collects the records of one stream in one export.
 type segment struct {
-	stream string
-	lines  [][]byte
-	// seqs holds the records' sequence numbers while every record has one.
-	seqs       []uint64
-	sequenced  bool
+	stream     string
+	lines      []segmentLine
 	minT, maxT uint64
+}
+
+// segmentLine is one encoded record and its sequence number (-1: none).
+type segmentLine struct {
+	seq  int64
+	data []byte
 }
 
 // pushLogs writes one segment per stream. A failed write is retried with the
@@ -78,7 +80,7 @@ func (e *wormExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 				stream := e.streamOf(rl.Resource().Attributes(), lr.Attributes())
 				seg, ok := segments[stream]
 				if !ok {
-					seg = &segment{stream: stream, sequenced: true, minT: ^uint64(0)}
+					seg = &segment{stream: stream, minT: ^uint64(0)}
 					segments[stream] = seg
 				}
 				line, err := archive.EncodeRecord(rl, sl, lr)
@@ -104,45 +106,34 @@ func (e *wormExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	return errors.Join(errs...)
 }
 
-func (seg *segment) add(line []byte, lr plog.LogRecord) {
-	seg.lines = append(seg.lines, line)
+func (seg *segment) add(data []byte, lr plog.LogRecord) {
+	seq := int64(-1)
+	if v, ok := lr.Attributes().Get(auditrecord.AttrSequenceNumber); ok && v.Type() == pcommon.ValueTypeInt && v.Int() >= 0 {
+		seq = v.Int()
+	}
+	seg.lines = append(seg.lines, segmentLine{seq: seq, data: data})
 	t := uint64(lr.Timestamp())
 	if t == 0 {
 		t = uint64(lr.ObservedTimestamp())
 	}
 	seg.minT = min(seg.minT, t)
 	seg.maxT = max(seg.maxT, t)
-	if !seg.sequenced {
-		return
-	}
-	v, ok := lr.Attributes().Get(auditrecord.AttrSequenceNumber)
-	if !ok || v.Type() != pcommon.ValueTypeInt || v.Int() < 0 {
-		seg.sequenced = false
-		seg.seqs = nil
-		return
-	}
-	seg.seqs = append(seg.seqs, uint64(v.Int()))
 }
 
 func (e *wormExporter) write(ctx context.Context, seg *segment) error {
 	kind, first, last := archive.RangeTime, seg.minT, seg.maxT
-	if seg.sequenced {
+	if !slices.ContainsFunc(seg.lines, func(l segmentLine) bool { return l.seq < 0 }) {
 		// Sequence numbers, not arrival order, are the truth: queues reorder.
-		order := make([]int, len(seg.lines))
-		for i := range order {
-			order[i] = i
-		}
-		sort.SliceStable(order, func(a, b int) bool { return seg.seqs[order[a]] < seg.seqs[order[b]] })
-		lines := make([][]byte, len(order))
-		for i, j := range order {
-			lines[i] = seg.lines[j]
-		}
-		seg.lines = lines
-		kind, first, last = archive.RangeSequence, slices.Min(seg.seqs), slices.Max(seg.seqs)
+		slices.SortStableFunc(seg.lines, func(a, b segmentLine) int { return cmp.Compare(a.seq, b.seq) })
+		kind, first, last = archive.RangeSequence, uint64(seg.lines[0].seq), uint64(seg.lines[len(seg.lines)-1].seq)
 	}
-	var data []byte
+	size := 0
 	for _, l := range seg.lines {
-		data = append(data, l...)
+		size += len(l.data)
+	}
+	data := make([]byte, 0, size)
+	for _, l := range seg.lines {
+		data = append(data, l.data...)
 	}
 	key := archive.SegmentKey(e.origin, seg.stream, kind, first, last, data)
 	existed, err := e.backend.Put(ctx, key, data)

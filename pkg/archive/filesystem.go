@@ -60,8 +60,8 @@ func NewFileBackend(root string) (*FileBackend, error) {
 // Root is the absolute archive directory.
 func (b *FileBackend) Root() string { return b.root }
 
-// Path returns the file that holds key.
-func (b *FileBackend) Path(key string) (string, error) {
+// path returns the file that holds key, refusing keys that would leave the root.
+func (b *FileBackend) path(key string) (string, error) {
 	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") {
 		return "", fmt.Errorf("archive: invalid key %q", key)
 	}
@@ -74,7 +74,7 @@ func (b *FileBackend) Path(key string) (string, error) {
 }
 
 func (b *FileBackend) Put(_ context.Context, key string, data []byte) (bool, error) {
-	path, err := b.Path(key)
+	path, err := b.path(key)
 	if err != nil {
 		return false, err
 	}

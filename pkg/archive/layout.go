@@ -15,9 +15,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 )
 
-// LayoutVersion is the version of the layout in docs/archive.md.
-const LayoutVersion = 1
-
 // SegmentSuffix ends the key of every segment object.
 const SegmentSuffix = ".ndjson"
 

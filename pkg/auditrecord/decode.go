@@ -203,8 +203,7 @@ func split(body []byte, format Format, maxEvents int) ([][]byte, error) {
 // eventDecoder holds the state of decoding one event.
 type eventDecoder struct {
 	dec      *json.Decoder
-	maxDepth int
-	maxKeys  int
+	lim      Limits
 	problems []Problem
 }
 
@@ -215,7 +214,7 @@ func (d *eventDecoder) fail(field, reason string) {
 // decodeEvent fills lr from one raw event and validates it. It returns the
 // problems found; lr is garbage when there are any.
 func decodeEvent(raw []byte, lim Limits, lr plog.LogRecord) []Problem {
-	d := &eventDecoder{dec: json.NewDecoder(bytes.NewReader(raw)), maxDepth: lim.MaxDepth, maxKeys: lim.MaxKeys}
+	d := &eventDecoder{dec: json.NewDecoder(bytes.NewReader(raw)), lim: lim}
 	d.dec.UseNumber()
 	if err := d.readEvent(lr); err != nil {
 		if errors.Is(err, errReported) {
@@ -387,8 +386,8 @@ func (d *eventDecoder) parseID(field, s string, dst []byte) bool {
 
 // readMap reads the members of an object whose '{' was consumed into m.
 func (d *eventDecoder) readMap(path string, m pcommon.Map, depth int) error {
-	if depth > d.maxDepth {
-		d.fail(path, fmt.Sprintf("nested deeper than %d levels", d.maxDepth))
+	if depth > d.lim.MaxDepth {
+		d.fail(path, fmt.Sprintf("nested deeper than %d levels", d.lim.MaxDepth))
 		return d.skipRest()
 	}
 	for d.dec.More() {
@@ -401,8 +400,8 @@ func (d *eventDecoder) readMap(path string, m pcommon.Map, depth int) error {
 		if key == "" {
 			d.fail(path, "empty attribute key")
 		}
-		if m.Len() == d.maxKeys {
-			d.fail(path, fmt.Sprintf("more than %d keys in one object", d.maxKeys))
+		if m.Len() == d.lim.MaxKeys {
+			d.fail(path, fmt.Sprintf("more than %d keys in one object", d.lim.MaxKeys))
 			return d.skipRest()
 		}
 		v, exists := m.GetOrPutEmpty(key)
@@ -430,8 +429,8 @@ func (d *eventDecoder) readValue(path string, v pcommon.Value, depth int) error 
 	}
 	switch t := tok.(type) {
 	case json.Delim:
-		if depth+1 > d.maxDepth {
-			d.fail(path, fmt.Sprintf("nested deeper than %d levels", d.maxDepth))
+		if depth+1 > d.lim.MaxDepth {
+			d.fail(path, fmt.Sprintf("nested deeper than %d levels", d.lim.MaxDepth))
 			return d.skipRest()
 		}
 		if t == '{' {

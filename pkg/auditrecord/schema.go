@@ -243,12 +243,3 @@ type eventSchema struct {
 	attrs    map[string]*AttributeSpec
 	required []string
 }
-
-// LookupEventType returns the event type with that name.
-func LookupEventType(name string) (*EventType, bool) {
-	s, ok := eventIndex[name]
-	if !ok {
-		return nil, false
-	}
-	return s.EventType, true
-}
