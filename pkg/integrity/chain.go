@@ -1,0 +1,217 @@
+package integrity
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+// Integrity attributes the chain processor writes on every record. The
+// stream, sequence and previous-hash names come from the OpenTelemetry
+// audit-logging draft; the others are this project's.
+const (
+	// AttrLogID names the Merkle log the record is a leaf of:
+	// "<origin>/<epoch>", also the origin line of the log's checkpoints.
+	AttrLogID = "audit.log.id"
+	// AttrLogIndex is the record's leaf index in that log (int).
+	AttrLogIndex = "audit.log.index"
+	// AttrStreamID is the stream the record is chained in.
+	AttrStreamID = "audit.stream.id"
+	// AttrSequenceNumber is the record's position in its stream, from 1 (int).
+	AttrSequenceNumber = "audit.sequence.number"
+	// AttrPrevHash is the link of the stream's previous record (hex), or
+	// 64 zeros for the first record of a stream in a log.
+	AttrPrevHash = "audit.sequence.prev_hash"
+	// AttrRecordDigest is SHA-256 of the canonical form (hex).
+	AttrRecordDigest = "audit.record.digest"
+)
+
+// Event names of the records the integrity components emit themselves.
+// Records from outside the collector may not use them (the chain processor
+// refuses them), so a verifier can trust that they came from here.
+const (
+	// EventCheckpoint: a signed checkpoint of a log; the body is the signed note.
+	EventCheckpoint = "agent_audit.checkpoint"
+	// EventKeyAnnouncement: a signing key's first use by a collector.
+	EventKeyAnnouncement = "agent_audit.key.announcement"
+	// EventEpochStart: the first record of every log. It says why a new log
+	// began, so a restart without state is never silent.
+	EventEpochStart = "agent_audit.chain.epoch_start"
+	// EventVoid: records that were chained but refused downstream (the
+	// sender was told to retry); lists their links so the log stays whole.
+	EventVoid = "agent_audit.chain.void"
+)
+
+// IsReservedEventName reports whether name belongs to the integrity
+// components and must not come from outside.
+func IsReservedEventName(name string) bool {
+	return name == EventCheckpoint || name == EventKeyAnnouncement ||
+		strings.HasPrefix(name, "agent_audit.chain.") || strings.HasPrefix(name, "agent_audit.key.")
+}
+
+// Hash is a SHA-256 value.
+type Hash [sha256.Size]byte
+
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// ParseHash reads 64 hex digits.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	if len(s) != 2*len(h) {
+		return h, fmt.Errorf("hash %q: want %d hex digits", s, 2*len(h))
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+		return h, fmt.Errorf("hash %q: %w", s, err)
+	}
+	return h, nil
+}
+
+// RecordDigest is SHA-256 of a canonical form.
+func RecordDigest(canonical []byte) Hash { return sha256.Sum256(canonical) }
+
+// linkDomain separates chain links from every other SHA-256 use.
+const linkDomain = "agentaudit/link/v1\n"
+
+// Link is the hash that chains a record to its stream's previous record:
+//
+//	SHA-256("agentaudit/link/v1\n" || u32(len(log)) || log || u32(len(stream)) || stream
+//	        || u64(seq) || prev || record_digest)
+//
+// with big-endian integers. It binds the record to its log, stream and
+// position, so a record replayed elsewhere does not fit. The link is also
+// the record's leaf in the log's Merkle tree.
+func Link(logID, stream string, seq uint64, prev, digest Hash) Hash {
+	var lenbuf [8]byte
+	h := sha256.New()
+	h.Write([]byte(linkDomain))
+	binary.BigEndian.PutUint32(lenbuf[:4], uint32(len(logID)))
+	h.Write(lenbuf[:4])
+	h.Write([]byte(logID))
+	binary.BigEndian.PutUint32(lenbuf[:4], uint32(len(stream)))
+	h.Write(lenbuf[:4])
+	h.Write([]byte(stream))
+	binary.BigEndian.PutUint64(lenbuf[:], seq)
+	h.Write(lenbuf[:])
+	h.Write(prev[:])
+	h.Write(digest[:])
+	var out Hash
+	h.Sum(out[:0])
+	return out
+}
+
+// LogID joins an origin and an epoch into a log id / checkpoint origin.
+func LogID(origin string, epoch uint64) string {
+	return origin + "/" + strconv.FormatUint(epoch, 10)
+}
+
+// SplitLogID undoes LogID.
+func SplitLogID(logID string) (origin string, epoch uint64, err error) {
+	i := strings.LastIndexByte(logID, '/')
+	if i <= 0 {
+		return "", 0, fmt.Errorf("log id %q: want <origin>/<epoch>", logID)
+	}
+	epoch, err = strconv.ParseUint(logID[i+1:], 10, 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("log id %q: epoch: %w", logID, err)
+	}
+	return logID[:i], epoch, nil
+}
+
+// ValidateOrigin checks that an origin can be a checkpoint origin line
+// (C2SP tlog-checkpoint: no spaces or '+', no newline) and a log id prefix.
+func ValidateOrigin(origin string) error {
+	if origin == "" {
+		return fmt.Errorf("origin is empty")
+	}
+	for _, r := range origin {
+		if r <= ' ' || r == '+' || r == 0x7f {
+			return fmt.Errorf("origin %q: spaces, control characters and '+' are not allowed", origin)
+		}
+	}
+	return nil
+}
+
+var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+
+// LeafHash is the RFC 6962 leaf hash of a link: SHA-256(0x00 || link).
+func LeafHash(link Hash) []byte { return rfc6962.DefaultHasher.HashLeaf(link[:]) }
+
+// MerkleLog is the append-only RFC 6962 tree of a log, held as a compact
+// range: log2(size) hashes, enough to append and to compute the root.
+type MerkleLog struct {
+	rng *compact.Range
+}
+
+// NewMerkleLog returns an empty log.
+func NewMerkleLog() *MerkleLog { return &MerkleLog{rng: rangeFactory.NewEmptyRange(0)} }
+
+// RestoreMerkleLog rebuilds a log from its size and compact range hashes
+// (as returned by Hashes).
+func RestoreMerkleLog(size uint64, hashes [][]byte) (*MerkleLog, error) {
+	r, err := rangeFactory.NewRange(0, size, hashes)
+	if err != nil {
+		return nil, err
+	}
+	return &MerkleLog{rng: r}, nil
+}
+
+// Append adds a link as the next leaf and returns its index.
+func (l *MerkleLog) Append(link Hash) uint64 {
+	idx := l.rng.End()
+	// Append only fails on a malformed range, which NewRange rules out.
+	if err := l.rng.Append(LeafHash(link), nil); err != nil {
+		panic(err)
+	}
+	return idx
+}
+
+// AppendLeafHash adds a leaf given its leaf hash.
+func (l *MerkleLog) AppendLeafHash(leaf []byte) {
+	if err := l.rng.Append(leaf, nil); err != nil {
+		panic(err)
+	}
+}
+
+// Size is the number of leaves.
+func (l *MerkleLog) Size() uint64 { return l.rng.End() }
+
+// Root is the RFC 6962 root hash (the hash of the empty string for an
+// empty log).
+func (l *MerkleLog) Root() Hash {
+	var h Hash
+	if l.rng.End() == 0 {
+		copy(h[:], rfc6962.DefaultHasher.EmptyRoot())
+		return h
+	}
+	root, err := l.rng.GetRootHash(nil)
+	if err != nil {
+		panic(err)
+	}
+	copy(h[:], root)
+	return h
+}
+
+// Hashes returns a copy of the compact range, for persisting.
+func (l *MerkleLog) Hashes() [][]byte {
+	in := l.rng.Hashes()
+	out := make([][]byte, len(in))
+	for i, h := range in {
+		out[i] = append([]byte(nil), h...)
+	}
+	return out
+}
+
+// Clone returns an independent copy.
+func (l *MerkleLog) Clone() *MerkleLog {
+	c, err := RestoreMerkleLog(l.Size(), l.Hashes())
+	if err != nil {
+		panic(err)
+	}
+	return c
+}

@@ -1,0 +1,343 @@
+package integrity
+
+import (
+	"bufio"
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Signer signs checkpoints as a C2SP signed-note signer. It is a
+// golang.org/x/mod/sumdb/note.Signer (so note.Sign takes it) that can also
+// tell its verifier key. The file provider of the signer extension
+// implements it with keys from PEM files, the TPM provider with a key that
+// never leaves the TPM.
+type Signer interface {
+	note.Signer
+	// VerifierKey is the note verifier key: "<name>+<hash>+<base64(alg||key)>".
+	VerifierKey() string
+	// Algorithm is "ed25519" or "ecdsa-p256".
+	Algorithm() string
+	// Public is the public key.
+	Public() crypto.PublicKey
+}
+
+// Signed-note algorithm bytes (C2SP signed-note).
+const (
+	algEd25519 = 0x01
+	algECDSA   = 0x02
+)
+
+// NewKeySigner returns a Signer for an in-memory private key: an
+// ed25519.PrivateKey or an *ecdsa.PrivateKey on P-256. name is the note key
+// name (no spaces or '+').
+func NewKeySigner(name string, key crypto.Signer) (Signer, error) {
+	if !isValidKeyName(name) {
+		return nil, fmt.Errorf("key name %q: must be non-empty UTF-8 without spaces or '+'", name)
+	}
+	switch k := key.(type) {
+	case ed25519.PrivateKey:
+		pub := k.Public().(ed25519.PublicKey)
+		vkey, err := note.NewEd25519VerifierKey(name, pub)
+		if err != nil {
+			return nil, err
+		}
+		return &ed25519Signer{name: name, hash: vkeyHash(vkey), key: k, vkey: vkey}, nil
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("ECDSA key on %s: only P-256 is a signed-note algorithm", k.Curve.Params().Name)
+		}
+		vkey, hash, err := ECDSAVerifierKey(name, &k.PublicKey)
+		if err != nil {
+			return nil, err
+		}
+		return &ecdsaSigner{name: name, hash: hash, key: k, vkey: vkey}, nil
+	default:
+		return nil, fmt.Errorf("key type %T: want Ed25519 or ECDSA P-256", key)
+	}
+}
+
+// ECDSAVerifierKey returns the note verifier key of an ECDSA P-256 public
+// key, as github.com/transparency-dev/formats/note reads it: algorithm 0x02
+// followed by the SPKI DER; the key hash is the first 4 bytes of SHA-256 of
+// the DER.
+func ECDSAVerifierKey(name string, pub *ecdsa.PublicKey) (vkey string, hash uint32, err error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", 0, err
+	}
+	sum := sha256.Sum256(der)
+	hash = binary.BigEndian.Uint32(sum[:4])
+	return fmt.Sprintf("%s+%08x+%s", name, hash, base64.StdEncoding.EncodeToString(append([]byte{algECDSA}, der...))), hash, nil
+}
+
+func vkeyHash(vkey string) uint32 {
+	parts := strings.SplitN(vkey, "+", 3)
+	var h uint32
+	fmt.Sscanf(parts[1], "%08x", &h)
+	return h
+}
+
+func isValidKeyName(name string) bool {
+	return name != "" && !strings.ContainsAny(name, "+ \t\n\r")
+}
+
+type ed25519Signer struct {
+	name string
+	hash uint32
+	key  ed25519.PrivateKey
+	vkey string
+}
+
+func (s *ed25519Signer) Name() string                    { return s.name }
+func (s *ed25519Signer) KeyHash() uint32                 { return s.hash }
+func (s *ed25519Signer) Sign(msg []byte) ([]byte, error) { return ed25519.Sign(s.key, msg), nil }
+func (s *ed25519Signer) VerifierKey() string             { return s.vkey }
+func (s *ed25519Signer) Algorithm() string               { return "ed25519" }
+func (s *ed25519Signer) Public() crypto.PublicKey        { return s.key.Public() }
+
+type ecdsaSigner struct {
+	name string
+	hash uint32
+	key  *ecdsa.PrivateKey
+	vkey string
+}
+
+func (s *ecdsaSigner) Name() string    { return s.name }
+func (s *ecdsaSigner) KeyHash() uint32 { return s.hash }
+func (s *ecdsaSigner) Sign(msg []byte) ([]byte, error) {
+	sum := sha256.Sum256(msg)
+	return ecdsa.SignASN1(rand.Reader, s.key, sum[:])
+}
+func (s *ecdsaSigner) VerifierKey() string      { return s.vkey }
+func (s *ecdsaSigner) Algorithm() string        { return "ecdsa-p256" }
+func (s *ecdsaSigner) Public() crypto.PublicKey { return &s.key.PublicKey }
+
+// LoadPrivateKeyFile reads a PEM private key: PKCS#8 ("PRIVATE KEY") with an
+// Ed25519 or ECDSA P-256 key, or SEC 1 ("EC PRIVATE KEY").
+func LoadPrivateKeyFile(path string) (crypto.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM block", path)
+	}
+	var key any
+	switch block.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("%s: PEM block %q: want PRIVATE KEY or EC PRIVATE KEY", path, block.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("%s: key type %T cannot sign", path, key)
+	}
+	return signer, nil
+}
+
+// GenerateKey makes a new private key: algorithm "ed25519" or "ecdsa-p256".
+func GenerateKey(algorithm string) (crypto.Signer, error) {
+	switch algorithm {
+	case "ed25519":
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		return k, err
+	case "ecdsa-p256":
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return nil, fmt.Errorf("algorithm %q: want ed25519 or ecdsa-p256", algorithm)
+	}
+}
+
+// MarshalPrivateKeyPEM encodes a private key as PKCS#8 PEM.
+func MarshalPrivateKeyPEM(key crypto.Signer) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// MarshalPublicKeyPEM encodes a public key as SPKI PEM.
+func MarshalPublicKeyPEM(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}
+
+// NewVerifier returns a note verifier for a verifier key of either
+// algorithm (github.com/transparency-dev/formats/note understands both).
+func NewVerifier(vkey string) (note.Verifier, error) {
+	return fnote.NewVerifier(vkey)
+}
+
+// SignCheckpoint renders a C2SP tlog-checkpoint and signs it as a signed
+// note with every signer given.
+func SignCheckpoint(origin string, size uint64, root Hash, signers ...note.Signer) ([]byte, error) {
+	return note.Sign(&note.Note{Text: CheckpointText(origin, size, root)}, signers...)
+}
+
+// CheckpointText is the body of a C2SP tlog-checkpoint.
+func CheckpointText(origin string, size uint64, root Hash) string {
+	return fmt.Sprintf("%s\n%d\n%s\n", origin, size, base64.StdEncoding.EncodeToString(root[:]))
+}
+
+// Checkpoint is a parsed, verified checkpoint.
+type Checkpoint struct {
+	Origin string
+	Size   uint64
+	Root   Hash
+	// Signers are the names+hashes of the trusted keys whose signatures verified.
+	Signers []string
+	// Note is the signed note as stored.
+	Note []byte
+}
+
+// OpenCheckpoint verifies a signed checkpoint against the trusted keys and
+// parses it. At least one trusted signature must verify; signatures by
+// unknown keys are ignored (C2SP), a bad signature by a trusted key fails.
+func OpenCheckpoint(msg []byte, trusted note.Verifiers) (*Checkpoint, error) {
+	n, err := note.Open(msg, trusted)
+	if err != nil {
+		var unverified *note.UnverifiedNoteError
+		if errors.As(err, &unverified) {
+			return nil, fmt.Errorf("checkpoint is not signed by a trusted key (signed by %s)", sigNames(unverified.Note.UnverifiedSigs))
+		}
+		return nil, fmt.Errorf("checkpoint signature: %w", err)
+	}
+	cp, err := ParseCheckpointText(n.Text)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range n.Sigs {
+		cp.Signers = append(cp.Signers, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
+	}
+	cp.Note = msg
+	return cp, nil
+}
+
+func sigNames(sigs []note.Signature) string {
+	var names []string
+	for _, s := range sigs {
+		names = append(names, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
+	}
+	if len(names) == 0 {
+		return "nobody"
+	}
+	return strings.Join(names, ", ")
+}
+
+// ParseCheckpointText parses the body of a checkpoint (no signatures).
+// Extension lines after the root are not expected from this project and are
+// refused, so a checkpoint has one meaning.
+func ParseCheckpointText(text string) (*Checkpoint, error) {
+	lines := strings.Split(text, "\n")
+	if len(lines) != 4 || lines[3] != "" {
+		return nil, fmt.Errorf("checkpoint: want 3 lines (origin, size, root), got %q", text)
+	}
+	var cp Checkpoint
+	cp.Origin = lines[0]
+	if err := ValidateOrigin(cp.Origin); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if _, err := fmt.Sscanf(lines[1], "%d", &cp.Size); err != nil || fmt.Sprint(cp.Size) != lines[1] {
+		return nil, fmt.Errorf("checkpoint: size %q is not a decimal number", lines[1])
+	}
+	root, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(root) != len(cp.Root) {
+		return nil, fmt.Errorf("checkpoint: root %q is not a base64 SHA-256", lines[2])
+	}
+	copy(cp.Root[:], root)
+	return &cp, nil
+}
+
+// TrustFile is the set of keys a verifier trusts. Its text format, one
+// directive per line ('#' starts a comment):
+//
+//	key <note verifier key>
+type TrustFile struct {
+	Keys      []string
+	Verifiers note.Verifiers
+}
+
+// ParseTrustFile reads a trust file's text.
+func ParseTrustFile(data []byte) (*TrustFile, error) {
+	tf := &TrustFile{}
+	var verifiers []note.Verifier
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = strings.TrimSpace(line[:i])
+		}
+		if line == "" {
+			continue
+		}
+		fields := strings.Fields(line)
+		switch {
+		case fields[0] == "key" && len(fields) == 2:
+			v, err := NewVerifier(fields[1])
+			if err != nil {
+				return nil, fmt.Errorf("trust file line %d: %w", n, err)
+			}
+			tf.Keys = append(tf.Keys, fields[1])
+			verifiers = append(verifiers, v)
+		default:
+			return nil, fmt.Errorf("trust file line %d: want \"key <verifier key>\", got %q", n, line)
+		}
+	}
+	if len(verifiers) == 0 {
+		return nil, errors.New("trust file lists no keys")
+	}
+	tf.Verifiers = note.VerifierList(verifiers...)
+	return tf, nil
+}
+
+// LoadTrustFile reads a trust file from disk.
+func LoadTrustFile(path string) (*TrustFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	tf, err := ParseTrustFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return tf, nil
+}
+
+// TrustFileText renders a trust file for the given verifier keys.
+func TrustFileText(comment string, vkeys ...string) []byte {
+	var b bytes.Buffer
+	for _, line := range strings.Split(comment, "\n") {
+		fmt.Fprintf(&b, "# %s\n", line)
+	}
+	for _, k := range vkeys {
+		fmt.Fprintf(&b, "key %s\n", k)
+	}
+	return b.Bytes()
+}
