@@ -83,4 +83,3 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
-

@@ -110,13 +110,16 @@ func TestCanonicalIgnoresIntegrityAttributesAndOrder(t *testing.T) {
 func TestCanonicalChangesWithEveryField(t *testing.T) {
 	base := canonicalOf(sampleLogs())
 	edits := map[string]func(rl plog.ResourceLogs, lr plog.LogRecord){
-		"body":          func(_ plog.ResourceLogs, lr plog.LogRecord) { lr.Body().SetStr("other") },
-		"time":          func(_ plog.ResourceLogs, lr plog.LogRecord) { lr.SetTimestamp(lr.Timestamp() + 1) },
-		"observed":      func(_ plog.ResourceLogs, lr plog.LogRecord) { lr.SetObservedTimestamp(0) },
-		"event":         func(_ plog.ResourceLogs, lr plog.LogRecord) { lr.SetEventName("agent_audit.tool.result") },
-		"severity":      func(_ plog.ResourceLogs, lr plog.LogRecord) { lr.SetSeverityNumber(plog.SeverityNumberWarn) },
-		"attr type":     func(_ plog.ResourceLogs, lr plog.LogRecord) { lr.Attributes().PutStr("agent_audit.risk_score", "42") },
-		"nested":        func(_ plog.ResourceLogs, lr plog.LogRecord) { v, _ := lr.Attributes().Get("nested"); v.Map().PutStr("a", "x") },
+		"body":      func(_ plog.ResourceLogs, lr plog.LogRecord) { lr.Body().SetStr("other") },
+		"time":      func(_ plog.ResourceLogs, lr plog.LogRecord) { lr.SetTimestamp(lr.Timestamp() + 1) },
+		"observed":  func(_ plog.ResourceLogs, lr plog.LogRecord) { lr.SetObservedTimestamp(0) },
+		"event":     func(_ plog.ResourceLogs, lr plog.LogRecord) { lr.SetEventName("agent_audit.tool.result") },
+		"severity":  func(_ plog.ResourceLogs, lr plog.LogRecord) { lr.SetSeverityNumber(plog.SeverityNumberWarn) },
+		"attr type": func(_ plog.ResourceLogs, lr plog.LogRecord) { lr.Attributes().PutStr("agent_audit.risk_score", "42") },
+		"nested": func(_ plog.ResourceLogs, lr plog.LogRecord) {
+			v, _ := lr.Attributes().Get("nested")
+			v.Map().PutStr("a", "x")
+		},
 		"trace":         func(_ plog.ResourceLogs, lr plog.LogRecord) { lr.SetTraceID(pcommon.TraceID{}) },
 		"resource attr": func(rl plog.ResourceLogs, _ plog.LogRecord) { rl.Resource().Attributes().PutStr("host.id", "host-2") },
 		"scope":         func(rl plog.ResourceLogs, _ plog.LogRecord) { rl.ScopeLogs().At(0).Scope().SetVersion("2") },
