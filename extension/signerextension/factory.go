@@ -1,0 +1,33 @@
+package signerextension
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/extension"
+
+	"github.com/agentaudit/otelcol-agentaudit/extension/signerextension/internal/metadata"
+)
+
+// NewFactory creates the signer extension factory.
+func NewFactory() extension.Factory {
+	return extension.NewFactory(metadata.Type, createDefaultConfig, create, metadata.ExtensionStability)
+}
+
+func createDefaultConfig() component.Config {
+	// KeyName stays empty here and is derived from the host name in create,
+	// as the configuration documents it.
+	return &Config{Provider: ProviderFile}
+}
+
+func create(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
+	c := cfg.(*Config)
+	name := c.KeyName
+	if name == "" {
+		var err error
+		if name, err = defaultKeyName(); err != nil {
+			return nil, err
+		}
+	}
+	return newExtension(c, name, set.Logger), nil
+}
