@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -17,7 +16,7 @@ import (
 
 	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter/internal/metadata"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/archive"
-	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
 
 type wormExporter struct {
@@ -56,61 +55,141 @@ func (e *wormExporter) shutdown(context.Context) error {
 	return nil
 }
 
-// segment collects the records of one stream in one export.
+// segment collects the lines of one object: the records of one stream of
+// one log (chained), of one stream (unchained), or one checkpoint.
 type segment struct {
-	stream     string
+	key        func(data []byte) string
+	chained    bool
 	lines      []segmentLine
 	minT, maxT uint64
 }
 
-// segmentLine is one encoded record and its sequence number (-1: none).
+// segmentLine is one archive line and the record's sequence number.
 type segmentLine struct {
-	seq  int64
+	seq  uint64
 	data []byte
 }
 
-// pushLogs writes one segment per stream. A failed write is retried with the
-// whole batch; the segments already written are found again under the same
-// key (it contains their digest) and not written twice.
+type groupKey struct {
+	logID, stream string
+	chained       bool
+}
+
+// pushLogs writes one segment per stream and log, and one object per
+// checkpoint. A failed write is retried with the whole batch; the segments
+// already written are found again under the same key (it contains their
+// digest) and not written twice.
 func (e *wormExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
-	segments := map[string]*segment{}
+	groups := map[groupKey]*segment{}
+	var singles []*segment
+	var canonical []byte
 	for _, rl := range ld.ResourceLogs().All() {
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
-				stream := e.streamOf(rl.Resource().Attributes(), lr.Attributes())
-				seg, ok := segments[stream]
-				if !ok {
-					seg = &segment{stream: stream, minT: ^uint64(0)}
-					segments[stream] = seg
+				canonical = integrity.AppendCanonical(canonical[:0], rl.Resource(), sl.Scope(), rl.SchemaUrl(), sl.SchemaUrl(), lr)
+				if seg := e.integrityObject(lr, canonical); seg != nil {
+					singles = append(singles, seg)
+					continue
 				}
-				line, err := archive.EncodeRecord(rl, sl, lr)
+				h, chained, err := integrity.HeaderFromAttributes(lr.Attributes())
 				if err != nil {
-					return consumererror.NewPermanent(fmt.Errorf("cannot encode record: %w", err))
+					e.logger.Warn("record has malformed chain attributes; archived as unchained", zap.Error(err))
+					chained = false
 				}
-				seg.add(line, lr)
+				var gk groupKey
+				if chained {
+					if integrity.RecordDigest(canonical) != h.Digest {
+						// Changed after it was chained (a processor after the
+						// chain processor, or on the way from an agent). The
+						// archive keeps it as it came; the verifier reports it.
+						e.telemetry.ExporterWormDigestMismatches.Add(ctx, 1)
+						e.logger.Warn("record does not match its digest", zap.String("log_id", h.Log),
+							zap.String("stream", h.Stream), zap.Uint64("seq", h.Seq))
+					}
+					gk = groupKey{logID: h.Log, stream: h.Stream, chained: true}
+				} else {
+					gk = groupKey{stream: e.streamOf(rl.Resource().Attributes(), lr.Attributes())}
+				}
+				seg, ok := groups[gk]
+				if !ok {
+					seg = e.newSegment(gk)
+					groups[gk] = seg
+				}
+				var hp *integrity.ChainHeader
+				if chained {
+					hp = &h
+				}
+				seg.add(integrity.AppendLine(nil, hp, canonical), h.Seq, lr)
 			}
 		}
 	}
 
-	streams := make([]string, 0, len(segments))
-	for s := range segments {
-		streams = append(streams, s)
+	keys := make([]groupKey, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
 	}
-	sort.Strings(streams)
+	slices.SortFunc(keys, func(a, b groupKey) int {
+		return cmp.Or(cmp.Compare(a.logID, b.logID), cmp.Compare(a.stream, b.stream))
+	})
 	var errs []error
-	for _, s := range streams {
-		if err := e.write(ctx, segments[s]); err != nil {
+	for _, k := range keys {
+		if err := e.write(ctx, groups[k]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, seg := range singles {
+		if err := e.write(ctx, seg); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (seg *segment) add(data []byte, lr plog.LogRecord) {
-	seq := int64(-1)
-	if v, ok := lr.Attributes().Get(auditrecord.AttrSequenceNumber); ok && v.Type() == pcommon.ValueTypeInt && v.Int() >= 0 {
-		seq = v.Int()
+func (e *wormExporter) newSegment(gk groupKey) *segment {
+	seg := &segment{chained: gk.chained, minT: ^uint64(0)}
+	if origin, epoch, err := integrity.SplitLogID(gk.logID); err == nil && gk.chained {
+		seg.key = func(data []byte) string {
+			return archive.ChainedSegmentKey(origin, epoch, gk.stream, seg.lines[0].seq, seg.lines[len(seg.lines)-1].seq, data)
+		}
+	} else {
+		// A chained record whose log id does not parse is still archived;
+		// the verifier reports it.
+		seg.chained = false
+		seg.key = func(data []byte) string {
+			return archive.UnchainedSegmentKey(e.origin, gk.stream, seg.minT, seg.maxT, data)
+		}
 	}
+	return seg
+}
+
+// integrityObject returns the object for a checkpoint or key announcement,
+// which are stored one per object beside the log's streams, or nil.
+func (e *wormExporter) integrityObject(lr plog.LogRecord, canonical []byte) *segment {
+	name := lr.EventName()
+	if name != integrity.EventCheckpoint && name != integrity.EventKeyAnnouncement {
+		return nil
+	}
+	v, ok := lr.Attributes().Get(integrity.AttrLogID)
+	if !ok {
+		return nil
+	}
+	origin, epoch, err := integrity.SplitLogID(v.AsString())
+	if err != nil {
+		return nil
+	}
+	line := integrity.AppendLine(nil, nil, canonical)
+	seg := &segment{lines: []segmentLine{{data: line}}}
+	if name == integrity.EventCheckpoint {
+		size, _ := lr.Attributes().Get("agent_audit.checkpoint.size")
+		seg.key = func(data []byte) string { return archive.CheckpointKey(origin, epoch, uint64(size.Int()), data) }
+	} else {
+		keyName, _ := lr.Attributes().Get("agent_audit.key.name")
+		seg.key = func(data []byte) string { return archive.KeyAnnouncementKey(origin, epoch, keyName.AsString(), data) }
+	}
+	return seg
+}
+
+func (seg *segment) add(data []byte, seq uint64, lr plog.LogRecord) {
 	seg.lines = append(seg.lines, segmentLine{seq: seq, data: data})
 	t := uint64(lr.Timestamp())
 	if t == 0 {
@@ -121,11 +200,9 @@ func (seg *segment) add(data []byte, lr plog.LogRecord) {
 }
 
 func (e *wormExporter) write(ctx context.Context, seg *segment) error {
-	kind, first, last := archive.RangeTime, seg.minT, seg.maxT
-	if !slices.ContainsFunc(seg.lines, func(l segmentLine) bool { return l.seq < 0 }) {
+	if seg.chained {
 		// Sequence numbers, not arrival order, are the truth: queues reorder.
 		slices.SortStableFunc(seg.lines, func(a, b segmentLine) int { return cmp.Compare(a.seq, b.seq) })
-		kind, first, last = archive.RangeSequence, uint64(seg.lines[0].seq), uint64(seg.lines[len(seg.lines)-1].seq)
 	}
 	size := 0
 	for _, l := range seg.lines {
@@ -135,7 +212,7 @@ func (e *wormExporter) write(ctx context.Context, seg *segment) error {
 	for _, l := range seg.lines {
 		data = append(data, l.data...)
 	}
-	key := archive.SegmentKey(e.origin, seg.stream, kind, first, last, data)
+	key := seg.key(data)
 	existed, err := e.backend.Put(ctx, key, data)
 	if err != nil {
 		if errors.Is(err, archive.ErrConflict) {

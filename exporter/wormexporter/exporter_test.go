@@ -25,6 +25,7 @@ import (
 	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter/internal/metadata"
 	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter/internal/metadatatest"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/archive"
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -41,7 +42,7 @@ func TestLoadConfig(t *testing.T) {
 	cfg, err := load("worm")
 	require.NoError(t, err)
 	assert.Equal(t, "/var/lib/agentaudit/archive", cfg.Local.Directory)
-	assert.Equal(t, []string{"audit.stream.id", "session.id", "host.id"}, cfg.StreamAttributes)
+	assert.Equal(t, []string{"session.id", "host.id"}, cfg.StreamAttributes)
 	assert.False(t, cfg.QueueConfig.HasValue(), "the queue is off by default: writes are synchronous")
 	assert.Zero(t, cfg.RetryConfig.MaxElapsedTime, "retries never give up by default")
 
@@ -57,18 +58,24 @@ func TestLoadConfig(t *testing.T) {
 	require.ErrorContains(t, err, "no backend configured: set local.directory")
 }
 
-func record(ld plog.Logs, session string, seq int64) {
+// record appends a record; with seq >= 0 it is chained as the chain
+// processor would (log "o1/5", stream = session).
+func record(ld plog.Logs, session string, seq int64) plog.LogRecord {
 	rl := ld.ResourceLogs().AppendEmpty()
 	rl.Resource().Attributes().PutStr("host.id", "h1")
-	lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	sl := rl.ScopeLogs().AppendEmpty()
+	lr := sl.LogRecords().AppendEmpty()
 	lr.SetEventName("agent_audit.tool.call")
 	lr.SetTimestamp(1_000 + 0)
 	if session != "" {
 		lr.Attributes().PutStr("session.id", session)
 	}
 	if seq >= 0 {
-		lr.Attributes().PutInt("audit.sequence.number", seq)
+		c := integrity.AppendCanonical(nil, rl.Resource(), sl.Scope(), "", "", lr)
+		h := integrity.ChainHeader{Digest: integrity.RecordDigest(c), Index: uint64(seq), Log: "o1/5", Seq: uint64(seq), Stream: session}
+		h.SetAttributes(lr.Attributes())
 	}
+	return lr
 }
 
 func startExporter(t *testing.T, dir string) (exporter.Logs, *componenttest.Telemetry) {
@@ -115,9 +122,9 @@ func TestOneSegmentPerStreamAndIdempotentRetry(t *testing.T) {
 
 	keys := segments(t, dir)
 	require.Len(t, keys, 3)
-	assert.Regexp(t, `^test-origin/h1/time-00000000000000001000-00000000000000001000-[0-9a-f]{16}\.ndjson$`, keys[0])
-	assert.Regexp(t, `^test-origin/s-1/time-`, keys[1])
-	assert.Regexp(t, `^test-origin/s-2/time-`, keys[2])
+	assert.Regexp(t, `^test-origin/unchained/h1/time-00000000000000001000-00000000000000001000-[0-9a-f]{16}\.ndjson$`, keys[0])
+	assert.Regexp(t, `^test-origin/unchained/s-1/time-`, keys[1])
+	assert.Regexp(t, `^test-origin/unchained/s-2/time-`, keys[2])
 
 	data, err := os.ReadFile(filepath.Join(dir, keys[2]))
 	require.NoError(t, err)
@@ -144,7 +151,7 @@ func TestSequencedRecordsAreOrderedBySequence(t *testing.T) {
 	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
 	keys := segments(t, dir)
 	require.Len(t, keys, 1)
-	assert.Regexp(t, `^test-origin/s/seq-00000000000000000005-00000000000000000007-`, keys[0])
+	assert.Regexp(t, `^o1/5/streams/s/seq-00000000000000000005-00000000000000000007-`, keys[0])
 	data, err := os.ReadFile(filepath.Join(dir, keys[0]))
 	require.NoError(t, err)
 	recs, err := archive.DecodeSegment(data)
@@ -155,6 +162,28 @@ func TestSequencedRecordsAreOrderedBySequence(t *testing.T) {
 		seqs = append(seqs, v.Int())
 	}
 	assert.Equal(t, []int64{5, 6, 7}, seqs)
+}
+
+func TestCheckpointsGoBesideStreamsAndDigestsAreChecked(t *testing.T) {
+	dir := t.TempDir()
+	exp, tel := startExporter(t, dir)
+	ld := plog.NewLogs()
+	record(ld, "s", 1)
+	tampered := record(ld, "s", 2)
+	tampered.Body().SetStr("changed after chaining")
+	cp := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	cp.SetEventName(integrity.EventCheckpoint)
+	cp.Body().SetStr("o1/5\n3\nroot\n\n- sig\n")
+	cp.Attributes().PutStr(integrity.AttrLogID, "o1/5")
+	cp.Attributes().PutInt("agent_audit.checkpoint.size", 3)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+
+	keys := segments(t, dir)
+	require.Len(t, keys, 2)
+	assert.Regexp(t, `^o1/5/checkpoints/checkpoint-00000000000000000003-[0-9a-f]{16}\.ndjson$`, keys[0])
+	assert.Regexp(t, `^o1/5/streams/s/seq-00000000000000000001-00000000000000000002-`, keys[1])
+	metadatatest.AssertEqualExporterWormDigestMismatches(t, tel,
+		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
 }
 
 func TestStartFailsOnUnusableDirectory(t *testing.T) {

@@ -26,7 +26,7 @@ func createDefaultConfig() component.Config {
 	retry.MaxElapsedTime = 0
 	queue := exporterhelper.NewDefaultQueueConfig()
 	return &Config{
-		StreamAttributes: []string{auditrecord.AttrStreamID, auditrecord.AttrSessionID, auditrecord.AttrHostID},
+		StreamAttributes: []string{auditrecord.AttrSessionID, auditrecord.AttrHostID},
 		TimeoutConfig:    exporterhelper.NewDefaultTimeoutConfig(),
 		QueueConfig:      configoptional.Default(queue),
 		RetryConfig:      retry,

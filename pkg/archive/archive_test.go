@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
 
 func TestEscapeName(t *testing.T) {
@@ -29,11 +31,15 @@ func TestEscapeName(t *testing.T) {
 	assert.NotEqual(t, long, EscapeName(strings.Repeat("/", 101)))
 }
 
-func TestSegmentKey(t *testing.T) {
-	key := SegmentKey("gw-1", "sess/1", RangeSequence, 1, 20, []byte("x\n"))
-	assert.Equal(t, "gw-1/sess%2F1/seq-00000000000000000001-00000000000000000020-", key[:len(key)-len("0123456789abcdef.ndjson")])
-	assert.True(t, strings.HasSuffix(key, SegmentSuffix))
-	assert.NotEqual(t, key, SegmentKey("gw-1", "sess/1", RangeSequence, 1, 20, []byte("y\n")), "the key holds the content digest")
+func TestKeys(t *testing.T) {
+	data := []byte("x\n")
+	assert.Equal(t, "gw-1/17/streams/sess%2F1/seq-00000000000000000001-00000000000000000020-"+shortDigest(data)+".ndjson",
+		ChainedSegmentKey("gw-1", 17, "sess/1", 1, 20, data))
+	assert.NotEqual(t, ChainedSegmentKey("gw-1", 17, "sess/1", 1, 20, data),
+		ChainedSegmentKey("gw-1", 17, "sess/1", 1, 20, []byte("y\n")), "the key holds the content digest")
+	assert.Equal(t, "a%2Eb/3/checkpoints/checkpoint-00000000000000000100-"+shortDigest(data)+".ndjson", CheckpointKey("a.b", 3, 100, data))
+	assert.Equal(t, "a/3/checkpoints/key-k1-"+shortDigest(data)+".ndjson", KeyAnnouncementKey("a", 3, "k1", data))
+	assert.Equal(t, "a/unchained/%00/time-00000000000000000005-00000000000000000009-"+shortDigest(data)+".ndjson", UnchainedSegmentKey("a", "", 5, 9, data))
 }
 
 func TestFileBackendNeverOverwrites(t *testing.T) {
@@ -100,7 +106,7 @@ func TestFileBackendUnwritableDirectory(t *testing.T) {
 	require.ErrorContains(t, err, "cannot create")
 }
 
-func TestEncodeDecodeRoundTrip(t *testing.T) {
+func TestDecodeSegment(t *testing.T) {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
 	rl.Resource().Attributes().PutStr("host.id", "h1")
@@ -112,37 +118,24 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	lr.Attributes().PutDouble("ratio", 0.1)
 	lr.Body().SetStr("line1\nline2")
 
-	line, err := EncodeRecord(rl, sl, lr)
-	require.NoError(t, err)
-	assert.Equal(t, 1, strings.Count(string(line), "\n"), "one record is one line")
-	assert.Contains(t, string(line), `"intValue":"9223372036854775807"`)
+	c := integrity.AppendCanonical(nil, rl.Resource(), sl.Scope(), "", "", lr)
+	h := &integrity.ChainHeader{Digest: integrity.RecordDigest(c), Log: "o/1", Seq: 1, Stream: "s"}
+	data := integrity.AppendLine(integrity.AppendLine(nil, h, c), nil, c)
+	assert.Equal(t, 2, strings.Count(string(data), "\n"), "one record is one line")
 
-	got, err := DecodeSegment(append(line, line...))
+	got, err := DecodeSegment(data)
 	require.NoError(t, err)
 	require.Len(t, got, 2)
 	glr := got[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
-	assert.Equal(t, lr.Attributes().AsRaw(), glr.Attributes().AsRaw())
+	v, _ := glr.Attributes().Get("big")
+	assert.Equal(t, int64(math.MaxInt64), v.Int())
+	v, _ = glr.Attributes().Get(integrity.AttrSequenceNumber)
+	assert.Equal(t, int64(1), v.Int(), "chain attributes come back from the header")
 	assert.Equal(t, "line1\nline2", glr.Body().Str())
+	plain := got[1].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	_, ok := plain.Attributes().Get(integrity.AttrSequenceNumber)
+	assert.False(t, ok)
 
 	_, err = DecodeSegment([]byte("{not json}\n"))
 	assert.ErrorContains(t, err, "line 1")
-}
-
-// BenchmarkEncodeRecord measures turning one ~1 KB record into its archive line.
-func BenchmarkEncodeRecord(b *testing.B) {
-	ld := plog.NewLogs()
-	rl := ld.ResourceLogs().AppendEmpty()
-	sl := rl.ScopeLogs().AppendEmpty()
-	sl.Scope().SetName("scope")
-	lr := sl.LogRecords().AppendEmpty()
-	lr.SetEventName("agent_audit.tool.call")
-	lr.Attributes().PutStr("session.id", "sess-1")
-	lr.Attributes().PutStr("gen_ai.tool.name", "Bash")
-	lr.Attributes().PutStr("pad", strings.Repeat("x", 790))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := EncodeRecord(rl, sl, lr); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
 
 // SegmentSuffix ends the key of every segment object.
@@ -32,28 +34,49 @@ type Backend interface {
 	Put(ctx context.Context, key string, data []byte) (existed bool, err error)
 }
 
-// RangeKind says what the range in a segment key counts.
-type RangeKind string
-
-const (
-	// RangeSequence: the records carry audit.sequence.number and the range is
-	// the first and last sequence number.
-	RangeSequence RangeKind = "seq"
-	// RangeTime: records without sequence numbers; the range is the earliest
-	// and latest record time stamp in Unix nanoseconds.
-	RangeTime RangeKind = "time"
-)
-
-// SegmentKey is the object key of a segment:
+// The archive layout (version 2, docs/archive.md). Every object is a
+// segment of archive lines (integrity.AppendLine); its key says what it holds:
 //
-//	<origin>/<stream>/<kind>-<first>-<last>-<digest>.ndjson
+//	<origin>/<epoch>/streams/<stream>/seq-<first>-<last>-<digest>.ndjson   chained records of one stream
+//	<origin>/<epoch>/checkpoints/checkpoint-<size>-<digest>.ndjson          a signed checkpoint of the log
+//	<origin>/<epoch>/checkpoints/key-<name>-<digest>.ndjson                 a key announcement
+//	<origin>/unchained/<stream>/time-<first>-<last>-<digest>.ndjson        records without chain attributes
 //
-// first and last are zero-padded to 20 digits so keys sort in range order;
-// digest is the first 16 hex digits of the SHA-256 of the segment bytes.
-func SegmentKey(origin, stream string, kind RangeKind, first, last uint64, data []byte) string {
+// <origin>/<epoch> is the log id (audit.log.id) of the chain processor that
+// chained the records; for unchained records origin is the exporter's.
+// Numbers are zero-padded to 20 digits so listings sort in order; digest is
+// the first 16 hex digits of the SHA-256 of the segment, so a retried write
+// of the same segment finds it there and a different one cannot replace it.
+
+// ChainedSegmentKey is the key of a segment of chained records of one stream.
+func ChainedSegmentKey(origin string, epoch uint64, stream string, first, last uint64, data []byte) string {
+	return fmt.Sprintf("%s/%d/streams/%s/seq-%020d-%020d-%s%s",
+		EscapeName(origin), epoch, EscapeName(stream), first, last, shortDigest(data), SegmentSuffix)
+}
+
+// CheckpointKey is the key of a checkpoint record of a log at a size.
+func CheckpointKey(origin string, epoch uint64, size uint64, data []byte) string {
+	return fmt.Sprintf("%s/%d/checkpoints/checkpoint-%020d-%s%s",
+		EscapeName(origin), epoch, size, shortDigest(data), SegmentSuffix)
+}
+
+// KeyAnnouncementKey is the key of a key-announcement record.
+func KeyAnnouncementKey(origin string, epoch uint64, keyName string, data []byte) string {
+	return fmt.Sprintf("%s/%d/checkpoints/key-%s-%s%s",
+		EscapeName(origin), epoch, EscapeName(keyName), shortDigest(data), SegmentSuffix)
+}
+
+// UnchainedSegmentKey is the key of a segment of records without chain
+// attributes; first and last are their earliest and latest time stamps in
+// Unix nanoseconds.
+func UnchainedSegmentKey(origin, stream string, first, last uint64, data []byte) string {
+	return fmt.Sprintf("%s/unchained/%s/time-%020d-%020d-%s%s",
+		EscapeName(origin), EscapeName(stream), first, last, shortDigest(data), SegmentSuffix)
+}
+
+func shortDigest(data []byte) string {
 	sum := sha256.Sum256(data)
-	return fmt.Sprintf("%s/%s/%s-%020d-%020d-%s%s",
-		EscapeName(origin), EscapeName(stream), kind, first, last, hex.EncodeToString(sum[:8]), SegmentSuffix)
+	return hex.EncodeToString(sum[:8])
 }
 
 // maxEscapedName keeps a path element well under the 255-byte limit of
@@ -90,37 +113,19 @@ func EscapeName(name string) string {
 	return cut + "~" + hex.EncodeToString(sum[:8])
 }
 
-// EncodeRecord returns one segment line: the record with its resource and
-// scope as an OTLP/JSON LogsData document holding exactly that record,
-// followed by '\n'. OTLP/JSON keeps every attribute's type (64-bit integers
-// as strings), so the line decodes back to the same record.
-func EncodeRecord(rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.LogRecord) ([]byte, error) {
-	one := plog.NewLogs()
-	orl := one.ResourceLogs().AppendEmpty()
-	rl.Resource().CopyTo(orl.Resource())
-	orl.SetSchemaUrl(rl.SchemaUrl())
-	osl := orl.ScopeLogs().AppendEmpty()
-	sl.Scope().CopyTo(osl.Scope())
-	osl.SetSchemaUrl(sl.SchemaUrl())
-	lr.CopyTo(osl.LogRecords().AppendEmpty())
-	line, err := (&plog.JSONMarshaler{}).MarshalLogs(one)
-	if err != nil {
-		return nil, err
-	}
-	return append(line, '\n'), nil
-}
 
-// DecodeSegment parses segment bytes back into one plog.Logs per line.
+// DecodeSegment parses segment bytes back into one plog.Logs per line, with
+// the integrity attributes of chained records restored.
 func DecodeSegment(data []byte) ([]plog.Logs, error) {
 	var out []plog.Logs
-	var u plog.JSONUnmarshaler
 	for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte{'\n'}), []byte{'\n'}) {
-		ld, err := u.UnmarshalLogs(line)
+		h, rec, err := integrity.ParseLine(line)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", i+1, err)
 		}
-		if ld.LogRecordCount() != 1 {
-			return nil, fmt.Errorf("line %d: holds %d records, want 1", i+1, ld.LogRecordCount())
+		ld, err := integrity.LogsFromCanonical(rec, h)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", i+1, err)
 		}
 		out = append(out, ld)
 	}

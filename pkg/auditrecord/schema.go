@@ -23,11 +23,6 @@ const (
 	AttrHostID        = "host.id"
 	AttrEventID       = "agent_audit.event.id"
 	AttrOutcome       = "agent_audit.outcome"
-
-	// Integrity attributes (names from the OpenTelemetry audit-logging draft),
-	// written by the chain processor and read by the archive.
-	AttrStreamID       = "audit.stream.id"
-	AttrSequenceNumber = "audit.sequence.number"
 )
 
 // EventNamePrefix starts every event name of the schema.

@@ -48,6 +48,14 @@ const (
 	EventVoid = "agent_audit.chain.void"
 )
 
+// AttrVoidedRecords is the list on a void record: one map per voided record
+// with "index", "stream", "seq" and "link" (hex).
+const AttrVoidedRecords = "agent_audit.chain.voided"
+
+// CollectorStream is the stream of the records the chain processor writes
+// itself (epoch starts, void notices).
+const CollectorStream = "@collector"
+
 // IsReservedEventName reports whether name belongs to the integrity
 // components and must not come from outside.
 func IsReservedEventName(name string) bool {

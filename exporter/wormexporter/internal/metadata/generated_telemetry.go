@@ -27,6 +27,7 @@ type TelemetryBuilder struct {
 	mu                           sync.Mutex
 	registrations                []metric.Registration
 	ExporterWormBytesWritten     metric.Int64Counter
+	ExporterWormDigestMismatches metric.Int64Counter
 	ExporterWormSegmentsExisting metric.Int64Counter
 	ExporterWormSegmentsWritten  metric.Int64Counter
 }
@@ -64,6 +65,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_worm_bytes_written",
 		metric.WithDescription("Bytes of segments written to the archive. [Development]"),
 		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterWormDigestMismatches, err = builder.meter.Int64Counter(
+		"otelcol_exporter_worm_digest_mismatches",
+		metric.WithDescription("Chained records whose content no longer matches their digest when they reached the archive (changed after the chain processor). They are archived as they came; auditctl verify reports them. [Development]"),
+		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterWormSegmentsExisting, err = builder.meter.Int64Counter(

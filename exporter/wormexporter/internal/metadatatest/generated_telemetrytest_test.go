@@ -20,9 +20,13 @@ func TestSetupTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	defer tb.Shutdown()
 	tb.ExporterWormBytesWritten.Add(context.Background(), 1)
+	tb.ExporterWormDigestMismatches.Add(context.Background(), 1)
 	tb.ExporterWormSegmentsExisting.Add(context.Background(), 1)
 	tb.ExporterWormSegmentsWritten.Add(context.Background(), 1)
 	AssertEqualExporterWormBytesWritten(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterWormDigestMismatches(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterWormSegmentsExisting(t, testTel,
