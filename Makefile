@@ -2,19 +2,24 @@ SHELL := /bin/bash
 # The two commands: `make run` and `make test`. Everything else is a part of them.
 GO        ?= go
 BIN       := _build/otelcol-agentaudit
+AUDITCTL  := _build/auditctl
+DATA_DIR  ?= ./var
 # Set FUZZTIME=2m for a longer fuzzing run; the test suite runs a short one.
 FUZZTIME  ?= 10s
 GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_build/*')
 
 .PHONY: build run test lint generate unit e2e fuzz bench clean
 
-## build: the collector binary, with ocb pinned in go.mod (go tool builder)
+## build: the collector binary, with ocb pinned in go.mod (go tool builder), and auditctl
 build:
 	$(GO) tool builder --config builder-config.yaml
+	$(GO) build -o $(AUDITCTL) ./cmd/auditctl
 
-## run: build, then run the collector on the embedded defaults (data in ./var)
+## run: build, then run the collector on the embedded defaults (data in ./var).
+## The first run makes a software signing key and var/keys/trust.txt.
 run: build
-	./$(BIN) --config distributions/local/config.yaml
+	@test -f $(DATA_DIR)/keys/agentaudit-local.key || ./$(AUDITCTL) keygen --out $(DATA_DIR)/keys --name agentaudit-local
+	AGENTAUDIT_DATA_DIR=$(DATA_DIR) ./$(BIN) --config distributions/local/config.yaml
 
 ## test: everything CI runs: lint, generated code, unit, end-to-end and fuzz tests
 test: lint generate-check unit e2e fuzz
@@ -25,11 +30,11 @@ lint:
 
 ## generate: regenerate mdatagen code from each component's metadata.yaml
 generate:
-	$(GO) generate ./receiver/... ./exporter/...
+	$(GO) generate ./receiver/... ./exporter/... ./processor/... ./extension/...
 
 # Fails when metadata.yaml and the committed generated code disagree.
 generate-check: generate
-	@git diff --exit-code -- receiver exporter || (echo "generated code is stale: run make generate and commit"; exit 1)
+	@git diff --exit-code -- receiver exporter processor extension || (echo "generated code is stale: run make generate and commit"; exit 1)
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests)
@@ -42,6 +47,8 @@ e2e: build
 # minimizing instead of fuzzing.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/auditrecord
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
+	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
 
 ## bench: receiver-to-archive benchmark (events/s and CPU per event)
 bench: build

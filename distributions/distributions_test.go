@@ -30,6 +30,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter"
+	"github.com/agentaudit/otelcol-agentaudit/extension/signerextension"
+	"github.com/agentaudit/otelcol-agentaudit/processor/chainprocessor"
+	"github.com/agentaudit/otelcol-agentaudit/processor/signprocessor"
 	"github.com/agentaudit/otelcol-agentaudit/receiver/agentauditreceiver"
 )
 
@@ -40,6 +43,8 @@ var imports = []string{
 	"go.opentelemetry.io/collector/receiver/otlpreceiver",
 	"go.opentelemetry.io/collector/processor/batchprocessor",
 	"go.opentelemetry.io/collector/processor/memorylimiterprocessor",
+	"github.com/agentaudit/otelcol-agentaudit/processor/chainprocessor",
+	"github.com/agentaudit/otelcol-agentaudit/processor/signprocessor",
 	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter",
 	"go.opentelemetry.io/collector/exporter/debugexporter",
 	"go.opentelemetry.io/collector/exporter/otlpexporter",
@@ -49,6 +54,7 @@ var imports = []string{
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension",
 	"go.opentelemetry.io/collector/extension/zpagesextension",
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension",
+	"github.com/agentaudit/otelcol-agentaudit/extension/signerextension",
 }
 
 func factories(t *testing.T) otelcol.Factories {
@@ -59,14 +65,14 @@ func factories(t *testing.T) otelcol.Factories {
 		agentauditreceiver.NewFactory(), otlpreceiver.NewFactory())
 	require.NoError(t, err)
 	f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
-		batchprocessor.NewFactory(), memorylimiterprocessor.NewFactory())
+		batchprocessor.NewFactory(), memorylimiterprocessor.NewFactory(), chainprocessor.NewFactory(), signprocessor.NewFactory())
 	require.NoError(t, err)
 	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
 		wormexporter.NewFactory(), debugexporter.NewFactory(), otlpexporter.NewFactory(), otlphttpexporter.NewFactory())
 	require.NoError(t, err)
 	f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
 		filestorage.NewFactory(), healthcheckextension.NewFactory(), pprofextension.NewFactory(),
-		zpagesextension.NewFactory(), bearertokenauthextension.NewFactory())
+		zpagesextension.NewFactory(), bearertokenauthextension.NewFactory(), signerextension.NewFactory())
 	require.NoError(t, err)
 	return f
 }

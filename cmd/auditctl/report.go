@@ -1,0 +1,201 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Report is the result of `auditctl verify`; --json prints it as is.
+type Report struct {
+	Archive     string       `json:"archive"`
+	Verified    bool         `json:"verified"`
+	Trust       string       `json:"trust"`
+	Bytes       int64        `json:"bytes"`
+	Lines       int64        `json:"lines"`
+	Checkpoints int          `json:"checkpoints"`
+	Keys        []KeyReport  `json:"keys"`
+	Problems    []string     `json:"problems"`
+	Logs        []*LogReport `json:"logs"`
+}
+
+// KeyReport is a signing key announced in the archive.
+type KeyReport struct {
+	Name        string `json:"name"`
+	Hash        string `json:"hash"`
+	Algorithm   string `json:"algorithm"`
+	VerifierKey string `json:"verifier_key"`
+}
+
+// LogReport is the verdict on one log (one collector, one epoch).
+type LogReport struct {
+	LogID         string          `json:"log_id"`
+	Size          uint64          `json:"size"`
+	SealedSize    uint64          `json:"sealed_size"`
+	Checkpoints   int             `json:"checkpoints"`
+	EpochReason   string          `json:"epoch_reason,omitempty"`
+	PreviousLogID string          `json:"previous_log_id,omitempty"`
+	Duplicates    int             `json:"identical_duplicates"`
+	Integrity     string          `json:"integrity"`    // ok | failed
+	Completeness  string          `json:"completeness"` // complete | unsealed | incomplete
+	Problems      []string        `json:"problems"`
+	Missing       []string        `json:"missing"`
+	Streams       []*StreamReport `json:"streams"`
+}
+
+// StreamReport is the verdict on one stream of a log.
+type StreamReport struct {
+	Stream       string   `json:"stream"`
+	Records      int      `json:"records"`
+	FirstSeq     uint64   `json:"first_seq"`
+	LastSeq      uint64   `json:"last_seq"`
+	Voided       int      `json:"voided"`
+	Duplicates   int      `json:"identical_duplicates"`
+	Unsealed     int      `json:"unsealed"`
+	Integrity    string   `json:"integrity"`    // ok | failed
+	Completeness string   `json:"completeness"` // complete | unsealed | gaps
+	Problems     []string `json:"problems"`
+	Gaps         []string `json:"gaps"`
+}
+
+func (v *verifier) report(archivePath, trustPath string) *Report {
+	r := &Report{Archive: archivePath, Bytes: v.bytesRead, Lines: v.linesRead, Checkpoints: v.checkpointsN,
+		Problems: append([]string{}, v.problems...), Logs: []*LogReport{}, Keys: []KeyReport{}}
+	if v.trust != nil {
+		r.Trust = fmt.Sprintf("%s (%d keys)", trustPath, len(v.trust.Keys))
+	} else {
+		r.Trust = "keys announced in the archive (not anchored: pass --trust to check authenticity)"
+	}
+	for _, id := range v.keyOrder {
+		k := v.keys[id]
+		r.Keys = append(r.Keys, KeyReport{Name: k.name, Hash: fmt.Sprintf("%08x", k.hash), Algorithm: k.algorithm, VerifierKey: k.vkey})
+	}
+	if v.unchained > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%d records carry no chain attributes, so nothing protects them (first at %s)",
+			v.unchained, strings.Join(v.unchainedAt, ", ")))
+	}
+	ok := len(r.Problems) == 0
+	ids := make([]string, 0, len(v.logs))
+	for id := range v.logs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		l := v.logs[id]
+		lr := &LogReport{LogID: id, Size: uint64(len(l.leaves)), Checkpoints: len(l.checkpoints), EpochReason: l.epochReason,
+			PreviousLogID: l.prevLogID, Duplicates: l.duplicates, Problems: nonNil(l.problems), Missing: nonNil(l.missing),
+			Integrity: "ok", Completeness: "complete", Streams: []*StreamReport{}}
+		if n := len(l.checkpoints); n > 0 {
+			lr.SealedSize = l.checkpoints[n-1].cp.Size
+			lr.Size = max(lr.Size, lr.SealedSize)
+		}
+		if len(l.problems) > 0 {
+			lr.Integrity = "failed"
+		}
+		if len(l.missing) > 0 {
+			lr.Completeness = "incomplete"
+		}
+		for _, s := range l.streams {
+			sr := &StreamReport{Stream: s.name, Voided: s.voided, Duplicates: s.duplicates, Unsealed: s.unsealed,
+				Problems: nonNil(s.problems), Gaps: nonNil(s.gaps), Integrity: "ok", Completeness: "complete"}
+			sr.Records = len(s.entries) - s.voided
+			if len(s.entries) > 0 {
+				sr.FirstSeq = l.leaves[s.entries[0]].seq
+				sr.LastSeq = l.leaves[s.entries[len(s.entries)-1]].seq
+			}
+			if len(s.problems) > 0 {
+				sr.Integrity = "failed"
+				lr.Integrity = "failed"
+			}
+			switch {
+			case len(s.gaps) > 0:
+				sr.Completeness = "gaps"
+				lr.Completeness = "incomplete"
+			case s.unsealed > 0:
+				sr.Completeness = "unsealed"
+				if lr.Completeness == "complete" {
+					lr.Completeness = "unsealed"
+				}
+			}
+			lr.Streams = append(lr.Streams, sr)
+		}
+		slices.SortFunc(lr.Streams, func(a, b *StreamReport) int { return cmp.Compare(a.Stream, b.Stream) })
+		if lr.Integrity != "ok" || lr.Completeness == "incomplete" || (lr.Completeness == "unsealed" && !v.allowUnsealed) {
+			ok = false
+		}
+		r.Logs = append(r.Logs, lr)
+	}
+	if len(r.Logs) == 0 && len(r.Problems) == 0 {
+		r.Problems = append(r.Problems, "the archive holds no chained records")
+		ok = false
+	}
+	r.Verified = ok
+	return r
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (r *Report) writeText(w io.Writer, verbose bool) {
+	fmt.Fprintf(w, "archive %s: %d lines, %.1f MB, %d checkpoints\n", r.Archive, r.Lines, float64(r.Bytes)/1e6, r.Checkpoints)
+	fmt.Fprintf(w, "trust: %s\n", r.Trust)
+	for _, k := range r.Keys {
+		fmt.Fprintf(w, "key announced: %s+%s (%s)\n", k.Name, k.Hash, k.Algorithm)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "PROBLEM: %s\n", p)
+	}
+	for _, l := range r.Logs {
+		fmt.Fprintf(w, "log %s: %d records, sealed up to %d by %d checkpoints; integrity %s, completeness %s\n",
+			l.LogID, l.Size, l.SealedSize, l.Checkpoints, strings.ToUpper(l.Integrity), strings.ToUpper(l.Completeness))
+		if l.EpochReason != "" {
+			prev := ""
+			if l.PreviousLogID != "" {
+				prev = ", after log " + l.PreviousLogID
+			}
+			fmt.Fprintf(w, "  began: %s%s\n", l.EpochReason, prev)
+		}
+		for _, p := range l.Problems {
+			fmt.Fprintf(w, "  INTEGRITY: %s\n", p)
+		}
+		for _, p := range l.Missing {
+			fmt.Fprintf(w, "  MISSING: %s\n", p)
+		}
+		for _, s := range l.Streams {
+			clean := s.Integrity == "ok" && s.Completeness == "complete"
+			if clean && !verbose {
+				continue
+			}
+			fmt.Fprintf(w, "  stream %q: %d records, seq %d-%d, %d voided, %d unsealed; integrity %s, completeness %s\n",
+				s.Stream, s.Records, s.FirstSeq, s.LastSeq, s.Voided, s.Unsealed, strings.ToUpper(s.Integrity), strings.ToUpper(s.Completeness))
+			for _, p := range s.Problems {
+				fmt.Fprintf(w, "    INTEGRITY: %s\n", p)
+			}
+			if len(s.Gaps) > 0 {
+				fmt.Fprintf(w, "    GAPS: seq %s\n", joinLimited(s.Gaps, 10))
+			}
+		}
+		if !verbose {
+			n := 0
+			for _, s := range l.Streams {
+				if s.Integrity == "ok" && s.Completeness == "complete" {
+					n++
+				}
+			}
+			if n > 0 {
+				fmt.Fprintf(w, "  %d streams verified and complete (-v lists them)\n", n)
+			}
+		}
+	}
+	if r.Verified {
+		fmt.Fprintln(w, "RESULT: VERIFIED")
+	} else {
+		fmt.Fprintln(w, "RESULT: FAILED")
+	}
+}

@@ -1,0 +1,514 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/agentaudit/otelcol-agentaudit/pkg/archive"
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
+)
+
+// Leaf states.
+const (
+	leafMissing = iota
+	leafPresent
+	leafVoided // known only from a void notice: refused downstream, sender retried
+)
+
+type leaf struct {
+	state  uint8
+	link   integrity.Hash
+	prev   integrity.Hash
+	stream *streamAcc
+	seq    uint64
+	where  location
+}
+
+// location names a line of the archive in messages.
+type location struct {
+	file int32
+	line int32
+}
+
+type streamAcc struct {
+	name       string
+	entries    []uint64 // leaf indices of the stream's records
+	problems   []string
+	gaps       []string
+	voided     int
+	duplicates int
+	unsealed   int
+}
+
+type checkpointAcc struct {
+	cp    *integrity.Checkpoint
+	where location
+}
+
+type logAcc struct {
+	id          string
+	leaves      []leaf
+	checkpoints []checkpointAcc
+	streams     map[string]*streamAcc
+	problems    []string // integrity problems of the log as a whole
+	missing     []string // completeness problems of the log as a whole
+	epochReason string
+	prevLogID   string
+	voids       []voidList
+	duplicates  int
+}
+
+type voidList struct {
+	entries []voidEntry
+	where   location
+}
+
+type voidEntry struct {
+	index  uint64
+	stream string
+	seq    uint64
+	link   integrity.Hash
+}
+
+type keyInfo struct {
+	name, vkey, algorithm string
+	hash                  uint32
+}
+
+// verifier reads an archive and judges it.
+type verifier struct {
+	trust         *integrity.TrustFile
+	allowUnsealed bool
+
+	files        []string
+	logs         map[string]*logAcc
+	keys         map[string]keyInfo // by "name+hash"
+	rawCPs       []rawCheckpoint
+	unchained    int
+	unchainedAt  []string
+	problems     []string // archive-level
+	bytesRead    int64
+	linesRead    int64
+	keyOrder     []string
+	checkpointsN int
+}
+
+type rawCheckpoint struct {
+	note  []byte
+	where location
+}
+
+func newVerifier(trust *integrity.TrustFile, allowUnsealed bool) *verifier {
+	return &verifier{trust: trust, allowUnsealed: allowUnsealed, logs: map[string]*logAcc{}, keys: map[string]keyInfo{}}
+}
+
+func (v *verifier) at(l location) string {
+	return fmt.Sprintf("%s:%d", v.files[l.file], l.line)
+}
+
+// readDir reads every segment under dir.
+func (v *verifier) readDir(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	var paths []string
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".tmp" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(d.Name(), archive.SegmentSuffix) {
+			paths = append(paths, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		v.readSegment(filepath.ToSlash(rel), data)
+	}
+	return nil
+}
+
+func (v *verifier) logAcc(id string) *logAcc {
+	l := v.logs[id]
+	if l == nil {
+		l = &logAcc{id: id, streams: map[string]*streamAcc{}}
+		v.logs[id] = l
+	}
+	return l
+}
+
+var chainNoticeMarker = []byte(`"event_name":"agent_audit.chain.`)
+
+// readSegment takes in one segment's lines.
+func (v *verifier) readSegment(name string, data []byte) {
+	file := int32(len(v.files))
+	v.files = append(v.files, name)
+	v.bytesRead += int64(len(data))
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		v.problems = append(v.problems, fmt.Sprintf("%s: truncated: the last line has no end", name))
+	}
+	lineNo := int32(0)
+	for len(data) > 0 {
+		lineNo++
+		var line []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			line, data = data, nil
+		}
+		v.linesRead++
+		where := location{file, lineNo}
+		h, rec, err := integrity.ParseLine(line)
+		if err != nil {
+			v.problems = append(v.problems, fmt.Sprintf("%s: %v", v.at(where), err))
+			continue
+		}
+		if h == nil {
+			v.readPlain(rec, where)
+			continue
+		}
+		v.readChained(h, rec, where)
+	}
+}
+
+func (v *verifier) readChained(h *integrity.ChainHeader, rec []byte, where location) {
+	l := v.logAcc(h.Log)
+	s := l.streams[h.Stream]
+	if s == nil {
+		s = &streamAcc{name: h.Stream}
+		l.streams[h.Stream] = s
+	}
+	digestOK := integrity.RecordDigest(rec) == h.Digest
+	if !digestOK {
+		s.problems = append(s.problems, fmt.Sprintf("seq %d (%s): record does not match its digest: its content was changed", h.Seq, v.at(where)))
+	}
+	link := h.Link()
+	if h.Index >= uint64(len(l.leaves)) {
+		if h.Index > 1<<40 {
+			l.problems = append(l.problems, fmt.Sprintf("%s: leaf index %d is implausible", v.at(where), h.Index))
+			return
+		}
+		l.leaves = slices.Grow(l.leaves, int(h.Index+1)-len(l.leaves))[:h.Index+1]
+	}
+	lf := &l.leaves[h.Index]
+	if lf.state == leafPresent {
+		if lf.link == link && digestOK {
+			l.duplicates++
+			s.duplicates++
+			return
+		}
+		if lf.link != link {
+			l.problems = append(l.problems, fmt.Sprintf("leaf %d: equivocation: two different records claim it (%s and %s)",
+				h.Index, v.at(lf.where), v.at(where)))
+		}
+		return
+	}
+	*lf = leaf{state: leafPresent, link: link, prev: h.Prev, stream: s, seq: h.Seq, where: where}
+	s.entries = append(s.entries, h.Index)
+	if digestOK && bytes.Contains(rec, chainNoticeMarker) {
+		v.readChainNotice(l, rec, where)
+	}
+}
+
+// readChainNotice takes in an epoch start or a void notice.
+func (v *verifier) readChainNotice(l *logAcc, rec []byte, where location) {
+	ld, err := integrity.LogsFromCanonical(rec, nil)
+	if err != nil {
+		return
+	}
+	lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	attrs := lr.Attributes()
+	switch lr.EventName() {
+	case integrity.EventEpochStart:
+		if r, ok := attrs.Get("agent_audit.chain.reason"); ok {
+			l.epochReason = r.AsString()
+		}
+		if p, ok := attrs.Get("agent_audit.chain.previous_log_id"); ok {
+			l.prevLogID = p.AsString()
+		}
+	case integrity.EventVoid:
+		list, ok := attrs.Get(integrity.AttrVoidedRecords)
+		if !ok || list.Type() != pcommon.ValueTypeSlice {
+			l.problems = append(l.problems, fmt.Sprintf("%s: void notice without its list", v.at(where)))
+			return
+		}
+		vl := voidList{where: where}
+		for _, item := range list.Slice().All() {
+			m := item.Map()
+			idx, _ := m.Get("index")
+			stream, _ := m.Get("stream")
+			seq, _ := m.Get("seq")
+			linkV, _ := m.Get("link")
+			link, err := integrity.ParseHash(linkV.AsString())
+			if err != nil || idx.Int() < 0 || seq.Int() < 0 {
+				l.problems = append(l.problems, fmt.Sprintf("%s: void notice entry is malformed", v.at(where)))
+				continue
+			}
+			vl.entries = append(vl.entries, voidEntry{index: uint64(idx.Int()), stream: stream.AsString(), seq: uint64(seq.Int()), link: link})
+		}
+		l.voids = append(l.voids, vl)
+	}
+}
+
+func (v *verifier) readPlain(rec []byte, where location) {
+	ld, err := integrity.LogsFromCanonical(rec, nil)
+	if err != nil {
+		v.problems = append(v.problems, fmt.Sprintf("%s: %v", v.at(where), err))
+		return
+	}
+	lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	switch lr.EventName() {
+	case integrity.EventCheckpoint:
+		v.rawCPs = append(v.rawCPs, rawCheckpoint{note: []byte(lr.Body().AsString()), where: where})
+	case integrity.EventKeyAnnouncement:
+		v.readKeyAnnouncement(lr, where)
+	default:
+		v.unchained++
+		if len(v.unchainedAt) < 5 {
+			v.unchainedAt = append(v.unchainedAt, v.at(where))
+		}
+	}
+}
+
+func (v *verifier) readKeyAnnouncement(lr plog.LogRecord, where location) {
+	vk, ok := lr.Attributes().Get("agent_audit.key.verifier_key")
+	if !ok {
+		v.problems = append(v.problems, fmt.Sprintf("%s: key announcement without a verifier key", v.at(where)))
+		return
+	}
+	verifier, err := integrity.NewVerifier(vk.AsString())
+	if err != nil {
+		v.problems = append(v.problems, fmt.Sprintf("%s: key announcement: %v", v.at(where), err))
+		return
+	}
+	alg, _ := lr.Attributes().Get("agent_audit.key.algorithm")
+	id := fmt.Sprintf("%s+%08x", verifier.Name(), verifier.KeyHash())
+	if _, seen := v.keys[id]; !seen {
+		v.keyOrder = append(v.keyOrder, id)
+	}
+	v.keys[id] = keyInfo{name: verifier.Name(), vkey: vk.AsString(), algorithm: alg.AsString(), hash: verifier.KeyHash()}
+}
+
+// finish checks everything that needs the whole archive.
+func (v *verifier) finish() {
+	verifiers := v.checkpointVerifiers()
+	for _, raw := range v.rawCPs {
+		v.checkpointsN++
+		if verifiers == nil {
+			v.problems = append(v.problems, fmt.Sprintf("%s: checkpoint cannot be checked: no trusted or announced key", v.at(raw.where)))
+			continue
+		}
+		cp, err := integrity.OpenCheckpoint(raw.note, verifiers)
+		if err != nil {
+			origin := strings.SplitN(string(raw.note), "\n", 2)[0]
+			v.logAcc(origin).problems = append(v.logAcc(origin).problems, fmt.Sprintf("checkpoint %s: %v", v.at(raw.where), err))
+			continue
+		}
+		for _, signer := range cp.Signers {
+			if _, ok := v.keys[signer]; !ok {
+				v.logAcc(cp.Origin).problems = append(v.logAcc(cp.Origin).problems,
+					fmt.Sprintf("checkpoint %s at size %d is signed by key %s, which the archive never announces", v.at(raw.where), cp.Size, signer))
+			}
+		}
+		l := v.logAcc(cp.Origin)
+		l.checkpoints = append(l.checkpoints, checkpointAcc{cp: cp, where: raw.where})
+	}
+	for _, l := range v.logs {
+		v.finishLog(l)
+	}
+}
+
+// checkpointVerifiers are the keys checkpoints must be signed with: the
+// trust file's, or without one the keys the archive announces (which
+// proves consistency, not authenticity).
+func (v *verifier) checkpointVerifiers() note.Verifiers {
+	if v.trust != nil {
+		return v.trust.Verifiers
+	}
+	var list []note.Verifier
+	for _, id := range v.keyOrder {
+		if nv, err := integrity.NewVerifier(v.keys[id].vkey); err == nil {
+			list = append(list, nv)
+		}
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return note.VerifierList(list...)
+}
+
+func (v *verifier) finishLog(l *logAcc) {
+	// Void notices fill in the leaves of records refused downstream.
+	for _, vl := range l.voids {
+		for _, e := range vl.entries {
+			if e.index >= uint64(len(l.leaves)) {
+				l.leaves = slices.Grow(l.leaves, int(e.index+1)-len(l.leaves))[:e.index+1]
+			}
+			lf := &l.leaves[e.index]
+			switch lf.state {
+			case leafMissing:
+				s := l.streams[e.stream]
+				if s == nil {
+					s = &streamAcc{name: e.stream}
+					l.streams[e.stream] = s
+				}
+				*lf = leaf{state: leafVoided, link: e.link, stream: s, seq: e.seq, where: vl.where}
+				s.entries = append(s.entries, e.index)
+				s.voided++
+			case leafPresent, leafVoided:
+				if lf.link != e.link {
+					l.problems = append(l.problems, fmt.Sprintf("leaf %d: void notice %s contradicts the record at %s", e.index, v.at(vl.where), v.at(lf.where)))
+				}
+			}
+		}
+	}
+
+	slices.SortFunc(l.checkpoints, func(a, b checkpointAcc) int { return cmp.Compare(a.cp.Size, b.cp.Size) })
+	var sealed uint64
+	if n := len(l.checkpoints); n > 0 {
+		sealed = l.checkpoints[n-1].cp.Size
+	}
+	size := max(uint64(len(l.leaves)), sealed)
+
+	// Walk the leaves in order, recomputing the root at every checkpoint.
+	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	rng := rf.NewEmptyRange(0)
+	firstMissing := int64(-1)
+	var missingRuns []string
+	runStart := int64(-1)
+	closeRun := func(end uint64) {
+		if runStart >= 0 {
+			missingRuns = append(missingRuns, rangeText(uint64(runStart), end-1))
+			runStart = -1
+		}
+	}
+	cpi := 0
+	checkRoots := func(upto uint64) {
+		for cpi < len(l.checkpoints) && l.checkpoints[cpi].cp.Size == upto {
+			c := l.checkpoints[cpi]
+			cpi++
+			if firstMissing >= 0 {
+				continue // reported with the missing leaves
+			}
+			var root integrity.Hash
+			if upto == 0 {
+				copy(root[:], rfc6962.DefaultHasher.EmptyRoot())
+			} else {
+				r, _ := rng.GetRootHash(nil)
+				copy(root[:], r)
+			}
+			if root != c.cp.Root {
+				l.problems = append(l.problems, fmt.Sprintf("checkpoint %s at size %d: the records do not hash to its root (records changed, removed, inserted or reordered)", v.at(c.where), upto))
+			}
+		}
+	}
+	checkRoots(0)
+	for i := uint64(0); i < size; i++ {
+		var lf *leaf
+		if i < uint64(len(l.leaves)) {
+			lf = &l.leaves[i]
+		}
+		if lf == nil || lf.state == leafMissing {
+			if firstMissing < 0 {
+				firstMissing = int64(i)
+			}
+			if runStart < 0 {
+				runStart = int64(i)
+			}
+		} else {
+			closeRun(i)
+			if firstMissing < 0 {
+				_ = rng.Append(integrity.LeafHash(lf.link), nil)
+			}
+			if i >= sealed && lf.state == leafPresent {
+				lf.stream.unsealed++
+			}
+		}
+		checkRoots(i + 1)
+	}
+	closeRun(size)
+	if len(missingRuns) > 0 {
+		l.missing = append(l.missing, fmt.Sprintf("leaves %s are missing (records deleted, lost before the archive, or never written); checkpoints after leaf %d cannot be recomputed",
+			joinLimited(missingRuns, 10), firstMissing))
+	}
+	if len(l.checkpoints) == 0 && size > 0 {
+		l.missing = append(l.missing, "no checkpoint: no record of this log is sealed by a signature")
+	}
+	for i := 1; i < len(l.checkpoints); i++ {
+		a, b := l.checkpoints[i-1].cp, l.checkpoints[i].cp
+		if a.Size == b.Size && a.Root != b.Root {
+			l.problems = append(l.problems, fmt.Sprintf("two checkpoints at size %d with different roots (%s, %s): the log forked",
+				a.Size, v.at(l.checkpoints[i-1].where), v.at(l.checkpoints[i].where)))
+		}
+	}
+
+	for _, s := range l.streams {
+		v.finishStream(l, s)
+	}
+}
+
+func (v *verifier) finishStream(l *logAcc, s *streamAcc) {
+	slices.SortFunc(s.entries, func(a, b uint64) int { return cmp.Compare(l.leaves[a].seq, l.leaves[b].seq) })
+	expect := uint64(1)
+	var prevLink integrity.Hash
+	prevKnown := true
+	prevIdx := uint64(0)
+	for _, idx := range s.entries {
+		lf := &l.leaves[idx]
+		switch {
+		case lf.seq < expect:
+			s.problems = append(s.problems, fmt.Sprintf("seq %d: equivocation: two different records claim it (%s and %s)",
+				lf.seq, v.at(l.leaves[prevIdx].where), v.at(lf.where)))
+			continue
+		case lf.seq > expect:
+			s.gaps = append(s.gaps, rangeText(expect, lf.seq-1))
+			prevKnown = false
+		}
+		if lf.state == leafPresent && prevKnown && lf.prev != prevLink {
+			s.problems = append(s.problems, fmt.Sprintf("seq %d (%s): does not link to seq %d (records reordered, replaced or moved between streams)",
+				lf.seq, v.at(lf.where), lf.seq-1))
+		}
+		prevLink, prevKnown, expect, prevIdx = lf.link, true, lf.seq+1, idx
+	}
+}
+
+func rangeText(a, b uint64) string {
+	if a == b {
+		return fmt.Sprint(a)
+	}
+	return fmt.Sprintf("%d-%d", a, b)
+}
+
+func joinLimited(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more ranges", len(items)-n)
+}

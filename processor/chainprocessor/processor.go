@@ -1,0 +1,554 @@
+package chainprocessor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor"
+	"go.uber.org/zap"
+
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
+	"github.com/agentaudit/otelcol-agentaudit/processor/chainprocessor/internal/metadata"
+)
+
+// Reasons a new epoch starts (agent_audit.chain.reason on the epoch-start
+// record).
+const (
+	ReasonNoState          = "no_state"
+	ReasonStateUnreadable  = "state_unreadable"
+	ReasonOriginChanged    = "origin_changed"
+	ReasonStateWriteFailed = "state_write_failed"
+)
+
+// Attributes of the records the chain processor writes.
+const (
+	attrReason       = "agent_audit.chain.reason"
+	attrPrevLogID    = "agent_audit.chain.previous_log_id"
+	attrPrevSize     = "agent_audit.chain.previous_size"
+	attrVoidedCount  = "agent_audit.chain.voided_count"
+	attrVoidedReason = "agent_audit.chain.voided_error"
+)
+
+// Storage keys.
+const (
+	keyLog          = "log"
+	keyStreamPrefix = "s/"
+)
+
+// persistedLog is the Merkle log's state in storage.
+type persistedLog struct {
+	Origin string   `json:"origin"`
+	Epoch  uint64   `json:"epoch"`
+	Size   uint64   `json:"size"`
+	Hashes [][]byte `json:"hashes"`
+}
+
+// persistedHead is a stream head in storage.
+type persistedHead struct {
+	Epoch uint64 `json:"epoch"`
+	Seq   uint64 `json:"seq"`
+	Link  string `json:"link"`
+}
+
+type streamHead struct {
+	seq  uint64
+	link integrity.Hash
+}
+
+// notice is a record the processor wrote itself, already chained, waiting
+// to be released downstream with the next batch.
+type notice struct {
+	logs plog.Logs
+}
+
+// chainLog is the state of one chain processor (shared by its instances in
+// several pipelines, which must not chain into two different logs).
+type chainLog struct {
+	cfg       *Config
+	origin    string
+	id        component.ID
+	logger    *zap.Logger
+	telemetry *metadata.TelemetryBuilder
+
+	refs   int // started instances
+	refsMu sync.Mutex
+
+	client storage.Client // nil without storage
+
+	mu       sync.Mutex
+	epoch    uint64
+	logID    string
+	log      *integrity.MerkleLog
+	heads    map[string]*streamHead
+	dirty    map[string]struct{}
+	version  uint64 // incremented by every change
+	pending  []*notice
+	newEpoch string // reason to start a new epoch before the next batch
+
+	persistMu sync.Mutex
+	durable   uint64 // highest version known to be in storage
+}
+
+func newChainLog(cfg *Config, set processor.Settings, origin string) (*chainLog, error) {
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	return &chainLog{
+		cfg:       cfg,
+		origin:    origin,
+		id:        set.ID,
+		logger:    set.Logger,
+		telemetry: tb,
+		heads:     map[string]*streamHead{},
+		dirty:     map[string]struct{}{},
+	}, nil
+}
+
+func (c *chainLog) start(ctx context.Context, host component.Host) error {
+	c.refsMu.Lock()
+	defer c.refsMu.Unlock()
+	c.refs++
+	if c.refs > 1 {
+		return nil
+	}
+	if c.cfg.Storage == nil {
+		c.logger.Warn("chain processor has no storage: every start begins a new log (epoch). " +
+			"Set storage to a file_storage extension with fsync: true.")
+	} else {
+		ext, ok := host.GetExtensions()[*c.cfg.Storage]
+		if !ok {
+			return fmt.Errorf("storage %q: no such extension in service.extensions", c.cfg.Storage)
+		}
+		se, ok := ext.(storage.Extension)
+		if !ok {
+			return fmt.Errorf("storage %q is not a storage extension", c.cfg.Storage)
+		}
+		client, err := se.GetClient(ctx, component.KindProcessor, c.id, "")
+		if err != nil {
+			return fmt.Errorf("storage %q: %w", c.cfg.Storage, err)
+		}
+		c.client = client
+	}
+	reason, prevLogID, prevSize := c.load(ctx)
+	c.mu.Lock()
+	if reason != "" {
+		c.startEpochLocked(reason, prevLogID, prevSize)
+	}
+	v := c.version
+	c.mu.Unlock()
+	// The new epoch must be durable before any record of it leaves.
+	if err := c.persist(ctx, v); err != nil {
+		return fmt.Errorf("writing chain state: %w", err)
+	}
+	c.logger.Info("chain log ready", zap.String("log_id", c.logID), zap.Uint64("size", c.log.Size()))
+	return nil
+}
+
+// load restores the log from storage, or says why a new epoch is needed.
+func (c *chainLog) load(ctx context.Context) (reason, prevLogID string, prevSize uint64) {
+	if c.client == nil {
+		return ReasonNoState, "", 0
+	}
+	data, err := c.client.Get(ctx, keyLog)
+	if err != nil {
+		c.logger.Error("chain state unreadable; starting a new epoch", zap.Error(err))
+		return ReasonStateUnreadable, "", 0
+	}
+	if data == nil {
+		return ReasonNoState, "", 0
+	}
+	var st persistedLog
+	if err := json.Unmarshal(data, &st); err != nil {
+		c.logger.Error("chain state unreadable; starting a new epoch", zap.Error(err))
+		return ReasonStateUnreadable, "", 0
+	}
+	prevLogID = integrity.LogID(st.Origin, st.Epoch)
+	if st.Origin != c.origin {
+		return ReasonOriginChanged, prevLogID, st.Size
+	}
+	log, err := integrity.RestoreMerkleLog(st.Size, st.Hashes)
+	if err != nil {
+		c.logger.Error("chain state unreadable; starting a new epoch", zap.Error(err))
+		return ReasonStateUnreadable, prevLogID, st.Size
+	}
+	c.mu.Lock()
+	c.epoch, c.logID, c.log = st.Epoch, prevLogID, log
+	c.mu.Unlock()
+	return "", "", 0
+}
+
+// startEpochLocked begins a new log whose first record says why.
+func (c *chainLog) startEpochLocked(reason, prevLogID string, prevSize uint64) {
+	epoch := uint64(time.Now().UnixNano())
+	if epoch <= c.epoch {
+		epoch = c.epoch + 1
+	}
+	c.epoch = epoch
+	c.logID = integrity.LogID(c.origin, epoch)
+	c.log = integrity.NewMerkleLog()
+	clear(c.heads)
+	clear(c.dirty)
+	c.newEpoch = ""
+	c.telemetry.ProcessorChainEpochsStarted.Add(context.Background(), 1)
+	c.logger.Warn("starting a new chain epoch", zap.String("log_id", c.logID), zap.String("reason", reason),
+		zap.String("previous_log_id", prevLogID))
+
+	ld, lr := newNotice(integrity.EventEpochStart, plog.SeverityNumberWarn)
+	lr.Body().SetStr(fmt.Sprintf("New log %s started: %s.", c.logID, reason))
+	lr.Attributes().PutStr(attrReason, reason)
+	if prevLogID != "" {
+		lr.Attributes().PutStr(attrPrevLogID, prevLogID)
+		lr.Attributes().PutInt(attrPrevSize, int64(prevSize))
+	}
+	c.chainNoticeLocked(ld)
+}
+
+func newNotice(event string, sev plog.SeverityNumber) (plog.Logs, plog.LogRecord) {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "otelcol-agentaudit")
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	lr := sl.LogRecords().AppendEmpty()
+	now := pcommon.NewTimestampFromTime(time.Now())
+	lr.SetTimestamp(now)
+	lr.SetObservedTimestamp(now)
+	lr.SetEventName(event)
+	lr.SetSeverityNumber(sev)
+	return ld, lr
+}
+
+// chainNoticeLocked chains a record of the processor's own and queues it.
+func (c *chainLog) chainNoticeLocked(ld plog.Logs) {
+	rl := ld.ResourceLogs().At(0)
+	sl := rl.ScopeLogs().At(0)
+	lr := sl.LogRecords().At(0)
+	canonical := integrity.AppendCanonical(nil, rl.Resource(), sl.Scope(), rl.SchemaUrl(), sl.SchemaUrl(), lr)
+	h := c.appendLocked(integrity.CollectorStream, sha256.Sum256(canonical))
+	h.SetAttributes(lr.Attributes())
+	c.pending = append(c.pending, &notice{logs: ld})
+}
+
+// appendLocked gives a record with this digest the next place in its stream
+// and in the log.
+func (c *chainLog) appendLocked(stream string, digest integrity.Hash) integrity.ChainHeader {
+	head := c.heads[stream]
+	if head == nil {
+		head = &streamHead{}
+		c.heads[stream] = head
+	}
+	h := integrity.ChainHeader{Digest: digest, Log: c.logID, Prev: head.link, Seq: head.seq + 1, Stream: stream}
+	link := h.Link()
+	h.Index = c.log.Append(link)
+	head.seq, head.link = h.Seq, link
+	c.dirty[stream] = struct{}{}
+	c.version++
+	return h
+}
+
+// persist makes every change up to version v durable. Concurrent callers
+// share one storage transaction (group commit).
+func (c *chainLog) persist(ctx context.Context, v uint64) error {
+	if c.client == nil {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	c.persistMu.Lock()
+	defer c.persistMu.Unlock()
+	if c.durable >= v {
+		return nil
+	}
+	c.mu.Lock()
+	ops := make([]*storage.Operation, 0, len(c.dirty)+1)
+	for s := range c.dirty {
+		h := c.heads[s]
+		data, _ := json.Marshal(persistedHead{Epoch: c.epoch, Seq: h.seq, Link: h.link.String()})
+		ops = append(ops, storage.SetOperation(keyStreamPrefix+s, data))
+	}
+	data, _ := json.Marshal(persistedLog{Origin: c.origin, Epoch: c.epoch, Size: c.log.Size(), Hashes: c.log.Hashes()})
+	ops = append(ops, storage.SetOperation(keyLog, data))
+	clear(c.dirty)
+	current := c.version
+	c.mu.Unlock()
+	if err := c.client.Batch(ctx, ops...); err != nil {
+		c.telemetry.ProcessorChainStateWriteErrors.Add(ctx, 1)
+		c.mu.Lock()
+		// What is in memory can no longer be made durable in order: the
+		// next batch goes into a new log, and nothing of this one that
+		// was not durable is ever released.
+		if c.newEpoch == "" {
+			c.newEpoch = ReasonStateWriteFailed
+		}
+		c.mu.Unlock()
+		return err
+	}
+	c.durable = current
+	return nil
+}
+
+// loadHeads reads the heads of streams not in memory from storage (outside
+// the lock, since it is I/O) and adds those of the current epoch.
+func (c *chainLog) loadHeads(ctx context.Context, streams []string) error {
+	if c.client == nil {
+		return nil
+	}
+	c.mu.Lock()
+	epoch := c.epoch
+	var missing []string
+	for _, s := range streams {
+		if _, ok := c.heads[s]; !ok && !slices.Contains(missing, s) {
+			missing = append(missing, s)
+		}
+	}
+	c.mu.Unlock()
+	if len(missing) == 0 {
+		return nil
+	}
+	loaded := map[string]*streamHead{}
+	for _, s := range missing {
+		data, err := c.client.Get(ctx, keyStreamPrefix+s)
+		if err != nil {
+			return fmt.Errorf("reading head of stream %q: %w", s, err)
+		}
+		if data == nil {
+			continue
+		}
+		var ph persistedHead
+		if err := json.Unmarshal(data, &ph); err != nil {
+			return fmt.Errorf("head of stream %q is unreadable: %w", s, err)
+		}
+		if ph.Epoch != epoch {
+			continue // a head of an earlier log: the stream starts over in this one
+		}
+		link, err := integrity.ParseHash(ph.Link)
+		if err != nil {
+			return fmt.Errorf("head of stream %q is unreadable: %w", s, err)
+		}
+		loaded[s] = &streamHead{seq: ph.Seq, link: link}
+	}
+	c.mu.Lock()
+	if c.epoch == epoch {
+		for s, h := range loaded {
+			if _, ok := c.heads[s]; !ok {
+				c.heads[s] = h
+			}
+		}
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// item is a record of the batch being chained.
+type item struct {
+	lr     plog.LogRecord
+	stream string
+	digest integrity.Hash
+	header integrity.ChainHeader
+}
+
+func (c *chainLog) streamOf(res pcommon.Resource, lr plog.LogRecord) string {
+	for _, name := range c.cfg.StreamAttributes {
+		if v, ok := lr.Attributes().Get(name); ok {
+			return v.AsString()
+		}
+		if v, ok := res.Attributes().Get(name); ok {
+			return v.AsString()
+		}
+	}
+	return ""
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs) error {
+	items := make([]item, 0, ld.LogRecordCount())
+	bp := bufPool.Get().(*[]byte)
+	var refused error
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len() && refused == nil; i++ {
+		rl := rls.At(i)
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len() && refused == nil; j++ {
+			sl := sls.At(j)
+			lrs := sl.LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				lr := lrs.At(k)
+				if _, chained := lr.Attributes().Get(integrity.AttrLogID); chained {
+					continue // chained (and checkpointed) by an upstream collector
+				}
+				if integrity.IsReservedEventName(lr.EventName()) {
+					refused = fmt.Errorf("record %d has event name %q, which only the collector's integrity components may write", len(items), lr.EventName())
+					break
+				}
+				*bp = integrity.AppendCanonical((*bp)[:0], rl.Resource(), sl.Scope(), rl.SchemaUrl(), sl.SchemaUrl(), lr)
+				items = append(items, item{lr: lr, stream: c.streamOf(rl.Resource(), lr), digest: sha256.Sum256(*bp)})
+			}
+		}
+	}
+	bufPool.Put(bp)
+	if refused != nil {
+		return consumererror.NewPermanent(refused)
+	}
+
+	streams := make([]string, 0, 4)
+	for i := range items {
+		if !slices.Contains(streams, items[i].stream) {
+			streams = append(streams, items[i].stream)
+		}
+	}
+	if err := c.loadHeads(ctx, streams); err != nil {
+		return err
+	}
+
+	c.mu.Lock()
+	if c.newEpoch != "" {
+		c.startEpochLocked(c.newEpoch, c.logID, c.log.Size())
+	}
+	for i := range items {
+		items[i].header = c.appendLocked(items[i].stream, items[i].digest)
+	}
+	version := c.version
+	head := integrity.TreeHead{LogID: c.logID, Size: c.log.Size(), Root: c.log.Root()}
+	released := slices.Clone(c.pending)
+	c.mu.Unlock()
+
+	if err := c.persist(ctx, version); err != nil {
+		return fmt.Errorf("chain processor: writing state: %w", err)
+	}
+	for i := range items {
+		items[i].header.SetAttributes(items[i].lr.Attributes())
+	}
+	for _, n := range released {
+		n.logs.ResourceLogs().At(0).CopyTo(ld.ResourceLogs().AppendEmpty())
+	}
+	c.telemetry.ProcessorChainRecordsChained.Add(ctx, int64(len(items)))
+
+	if err := next.ConsumeLogs(integrity.ContextWithTreeHead(ctx, head), ld); err != nil {
+		c.void(items, err)
+		return err
+	}
+	c.mu.Lock()
+	c.pending = slices.DeleteFunc(c.pending, func(n *notice) bool { return slices.Contains(released, n) })
+	c.mu.Unlock()
+	return nil
+}
+
+// void records that chained records were refused downstream: the sender
+// was told to retry and will send them again as new records. The notice
+// lists their links, so the log's tree can still be recomputed and the
+// verifier can tell a refused record from a deleted one.
+func (c *chainLog) void(items []item, cause error) {
+	if len(items) == 0 {
+		return
+	}
+	ld, lr := newNotice(integrity.EventVoid, plog.SeverityNumberWarn)
+	lr.Body().SetStr(fmt.Sprintf("%d chained records were refused downstream; their senders were told to retry.", len(items)))
+	lr.Attributes().PutInt(attrVoidedCount, int64(len(items)))
+	msg := cause.Error()
+	if len(msg) > 512 {
+		msg = msg[:512]
+	}
+	lr.Attributes().PutStr(attrVoidedReason, msg)
+	list := lr.Attributes().PutEmptySlice(integrity.AttrVoidedRecords)
+	for i := range items {
+		h := &items[i].header
+		m := list.AppendEmpty().SetEmptyMap()
+		m.PutInt("index", int64(h.Index))
+		m.PutStr("stream", h.Stream)
+		m.PutInt("seq", int64(h.Seq))
+		m.PutStr("link", h.Link().String())
+	}
+	c.telemetry.ProcessorChainRecordsVoided.Add(context.Background(), int64(len(items)))
+	c.mu.Lock()
+	if items[0].header.Log == c.logID {
+		c.chainNoticeLocked(ld)
+	}
+	c.mu.Unlock()
+}
+
+// flush releases notices still waiting (at shutdown: the epoch start of a
+// collector that received nothing, a void notice after the last batch).
+func (c *chainLog) flush(ctx context.Context, next consumer.Logs) error {
+	c.mu.Lock()
+	released := slices.Clone(c.pending)
+	version := c.version
+	head := integrity.TreeHead{LogID: c.logID, Size: c.log.Size(), Root: c.log.Root()}
+	c.mu.Unlock()
+	if len(released) == 0 {
+		return nil
+	}
+	if err := c.persist(ctx, version); err != nil {
+		return err
+	}
+	ld := plog.NewLogs()
+	for _, n := range released {
+		n.logs.ResourceLogs().At(0).CopyTo(ld.ResourceLogs().AppendEmpty())
+	}
+	if err := next.ConsumeLogs(integrity.ContextWithTreeHead(ctx, head), ld); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.pending = slices.DeleteFunc(c.pending, func(n *notice) bool { return slices.Contains(released, n) })
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *chainLog) shutdown(ctx context.Context, next consumer.Logs) error {
+	c.refsMu.Lock()
+	defer c.refsMu.Unlock()
+	if c.refs == 0 {
+		return nil
+	}
+	c.refs--
+	if c.refs > 0 {
+		return nil
+	}
+	var errs []error
+	if c.log != nil {
+		if err := c.flush(ctx, next); err != nil {
+			errs = append(errs, fmt.Errorf("chain processor: releasing pending records: %w", err))
+		}
+	}
+	if c.client != nil {
+		errs = append(errs, c.client.Close(ctx))
+		c.client = nil
+	}
+	c.telemetry.Shutdown()
+	return errors.Join(errs...)
+}
+
+// chainProcessor is one pipeline's instance; instances of one component id
+// share a chainLog.
+type chainProcessor struct {
+	log  *chainLog
+	next consumer.Logs
+}
+
+func (p *chainProcessor) Start(ctx context.Context, host component.Host) error {
+	return p.log.start(ctx, host)
+}
+
+func (p *chainProcessor) Shutdown(ctx context.Context) error {
+	return p.log.shutdown(ctx, p.next)
+}
+
+func (p *chainProcessor) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: true}
+}
+
+func (p *chainProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	return p.log.consume(ctx, p.next, ld)
+}
