@@ -113,7 +113,6 @@ func EscapeName(name string) string {
 	return cut + "~" + hex.EncodeToString(sum[:8])
 }
 
-
 // DecodeSegment parses segment bytes back into one plog.Logs per line, with
 // the integrity attributes of chained records restored.
 func DecodeSegment(data []byte) ([]plog.Logs, error) {
