@@ -41,7 +41,7 @@ unit:
 
 ## e2e: end-to-end tests against the built binary (tests/)
 e2e: build
-	AGENTAUDIT_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 20m -v ./tests/ 2>&1 | tee _build/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e:' ; exit $${PIPESTATUS[0]}
+	AGENTAUDIT_BIN=$(abspath $(BIN)) AUDITCTL_BIN=$(abspath $(AUDITCTL)) $(GO) test -count=1 -timeout 20m -v ./tests/ 2>&1 | tee _build/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e:' ; exit $${PIPESTATUS[0]}
 
 # -fuzzminimizetime: the default (60s per new input) spends a short run
 # minimizing instead of fuzzing.

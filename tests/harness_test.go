@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -24,30 +25,131 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/agentaudit/otelcol-agentaudit/pkg/archive"
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
 
 // binary is the collector under test: $AGENTAUDIT_BIN (set by make e2e), or
-// built here once with the project's pinned ocb.
-var binary string
+// built here once with the project's pinned ocb. auditctl is
+// $AUDITCTL_BIN, or built here.
+var binary, auditctl string
 
 func TestMain(m *testing.M) {
-	binary = os.Getenv("AGENTAUDIT_BIN")
-	if binary == "" {
-		root, _ := filepath.Abs("..")
-		cmd := exec.Command("go", "tool", "builder", "--config", "builder-config.yaml")
+	root, _ := filepath.Abs("..")
+	build := func(args ...string) {
+		cmd := exec.Command("go", args...)
 		cmd.Dir = root
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "e2e: cannot build the collector:", err)
+			fmt.Fprintln(os.Stderr, "e2e: cannot build:", args, err)
 			os.Exit(1)
 		}
+	}
+	binary = os.Getenv("AGENTAUDIT_BIN")
+	if binary == "" {
+		build("tool", "builder", "--config", "builder-config.yaml")
 		binary = filepath.Join(root, "_build", "otelcol-agentaudit")
 	}
-	if _, err := os.Stat(binary); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: collector binary missing:", err)
-		os.Exit(1)
+	auditctl = os.Getenv("AUDITCTL_BIN")
+	if auditctl == "" {
+		auditctl = filepath.Join(root, "_build", "auditctl")
+		build("build", "-o", auditctl, "./cmd/auditctl")
+	}
+	for _, b := range []string{binary, auditctl} {
+		if _, err := os.Stat(b); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: binary missing:", err)
+			os.Exit(1)
+		}
 	}
 	os.Exit(m.Run())
+}
+
+// writeKey makes the checkpoint signing key the test configs use
+// (Dir/keys/e2e.key) and the trust file auditors would get (Dir/keys/trust.txt).
+func writeKey(t testing.TB, dir, algorithm string) {
+	t.Helper()
+	key, err := integrity.GenerateKey(algorithm)
+	require.NoError(t, err)
+	signer, err := integrity.NewKeySigner("e2e", key)
+	require.NoError(t, err)
+	pemData, err := integrity.MarshalPrivateKeyPEM(key)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "keys"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "keys", "e2e.key"), pemData, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "keys", "trust.txt"), integrity.TrustFileText("e2e", signer.VerifierKey()), 0o644))
+}
+
+// runAuditctl runs auditctl and returns its stdout and exit status.
+func runAuditctl(t testing.TB, args ...string) (string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(auditctl, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	if stderr.Len() > 0 {
+		t.Logf("auditctl %s: %s", args[0], strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), code
+}
+
+// verifyReport runs auditctl verify --json on an archive.
+func verifyReport(t testing.TB, archiveDir, trust string, extra ...string) (verifyResult, int) {
+	t.Helper()
+	args := append([]string{"verify", "--json", "--trust", trust}, extra...)
+	out, code := runAuditctl(t, append(args, archiveDir)...)
+	var r verifyResult
+	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
+	return r, code
+}
+
+// verifyResult is the part of auditctl's JSON report the tests read.
+type verifyResult struct {
+	Verified bool     `json:"verified"`
+	Problems []string `json:"problems"`
+	Logs     []struct {
+		LogID        string   `json:"log_id"`
+		Size         uint64   `json:"size"`
+		SealedSize   uint64   `json:"sealed_size"`
+		Integrity    string   `json:"integrity"`
+		Completeness string   `json:"completeness"`
+		Problems     []string `json:"problems"`
+		Missing      []string `json:"missing"`
+		Duplicates   int      `json:"identical_duplicates"`
+		Streams      []struct {
+			Stream       string   `json:"stream"`
+			Records      int      `json:"records"`
+			Voided       int      `json:"voided"`
+			Unsealed     int      `json:"unsealed"`
+			Integrity    string   `json:"integrity"`
+			Completeness string   `json:"completeness"`
+			Problems     []string `json:"problems"`
+			Gaps         []string `json:"gaps"`
+		} `json:"streams"`
+	} `json:"logs"`
+}
+
+// allProblems lists every finding of a report in one slice.
+func (r verifyResult) allProblems() []string {
+	out := append([]string{}, r.Problems...)
+	for _, l := range r.Logs {
+		out = append(out, l.Problems...)
+		out = append(out, l.Missing...)
+		for _, s := range l.Streams {
+			out = append(out, s.Problems...)
+			for _, g := range s.Gaps {
+				out = append(out, "stream "+s.Stream+" gap "+g)
+			}
+			if s.Unsealed > 0 {
+				out = append(out, fmt.Sprintf("stream %s: %d unsealed", s.Stream, s.Unsealed))
+			}
+		}
+	}
+	return out
 }
 
 // params fill a config template.
@@ -82,6 +184,11 @@ func newCollector(t testing.TB, tmpl string, extra map[string]string) *collector
 	t.Helper()
 	dir := t.TempDir()
 	p := params{Dir: dir, Port: freePort(t), HealthPort: freePort(t), MetricsPort: freePort(t), Extra: extra}
+	alg := "ed25519"
+	if a, ok := extra["key_algorithm"]; ok {
+		alg = a
+	}
+	writeKey(t, dir, alg)
 	var buf bytes.Buffer
 	require.NoError(t, template.Must(template.New("cfg").Parse(tmpl)).Execute(&buf, p))
 	cfgPath := filepath.Join(dir, "config.yaml")
@@ -95,6 +202,8 @@ func newCollector(t testing.TB, tmpl string, extra map[string]string) *collector
 func (c *collector) url() string { return fmt.Sprintf("http://127.0.0.1:%d/v1/events", c.p.Port) }
 
 func (c *collector) archiveDir() string { return filepath.Join(c.p.Dir, "archive") }
+
+func (c *collector) trustFile() string { return filepath.Join(c.p.Dir, "keys", "trust.txt") }
 
 func (c *collector) start() {
 	c.t.Helper()
@@ -305,7 +414,9 @@ func eventJSON(id, session string, padding int) []byte {
 }
 
 // localConfig is distributions/local with ports and directories of the test
-// (and, with Extra["otlp_port"], the otlp receiver in the same pipeline).
+// (and, with Extra["otlp_port"], the otlp receiver in the same pipeline;
+// with Extra["sync"], the worm exporter without a queue, so a graceful stop
+// archives the final checkpoint before the process ends).
 const localConfig = `
 extensions:
   health_check:
@@ -314,6 +425,10 @@ extensions:
     directory: {{.Dir}}/queue
     create_directory: true
     fsync: true
+  signer:
+    key_name: e2e
+    file:
+      private_key: {{.Dir}}/keys/e2e.key
 receivers:
   agentaudit:
     endpoint: 127.0.0.1:{{.Port}}
@@ -328,11 +443,19 @@ processors:
     check_interval: 1s
     limit_percentage: 80
     spike_limit_percentage: 20
+  chain:
+    origin: e2e
+    storage: file_storage/queue
+  sign:
+    signer: signer
+    interval: {{or (index .Extra "sign_interval") "1s"}}
+    max_records: 5000
 exporters:
   worm:
     origin: e2e
     local:
       directory: {{.Dir}}/archive
+{{- if not (index .Extra "sync")}}
     sending_queue:
       storage: file_storage/queue
       queue_size: {{or (index .Extra "queue_size") "2000"}}
@@ -342,12 +465,13 @@ exporters:
         flush_timeout: 200ms
         min_size: 2000
         max_size: 10000
+{{- end}}
 service:
-  extensions: [health_check, file_storage/queue]
+  extensions: [health_check, file_storage/queue, signer]
   pipelines:
     logs/audit:
       receivers: [agentaudit{{if index .Extra "otlp_port"}}, otlp{{end}}]
-      processors: [memory_limiter]
+      processors: [memory_limiter, chain, sign]
       exporters: [worm]
   telemetry:
     metrics:

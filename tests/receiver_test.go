@@ -3,6 +3,8 @@ package tests
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,20 +18,19 @@ import (
 )
 
 // The documented archive line (docs/schema.md, "How a record is archived")
-// for the event posted below; OBSERVED is the receive time.
-const wantLine = `{"resourceLogs":[{"resource":{},"scopeLogs":[{"scope":{"name":"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord",` +
-	`"attributes":[{"key":"agent_audit.schema.version","value":{"stringValue":"1.0.0"}}]},"logRecords":[{` +
-	`"timeUnixNano":"1795428000123456789","observedTimeUnixNano":"OBSERVED","severityNumber":9,"severityText":"INFO",` +
-	`"body":{"stringValue":"tool call requested by the model"},"attributes":[` +
-	`{"key":"session.id","value":{"stringValue":"sess-byte-for-byte"}},` +
-	`{"key":"agent_audit.event.id","value":{"stringValue":"evt-1"}},` +
-	`{"key":"gen_ai.tool.name","value":{"stringValue":"Bash"}},` +
-	`{"key":"gen_ai.tool.call.arguments","value":{"kvlistValue":{"values":[{"key":"command","value":{"stringValue":"rm -rf build/"}},{"key":"timeout","value":{"intValue":"120"}}]}}},` +
-	`{"key":"agent_audit.risk_score","value":{"intValue":"40"}},` +
-	`{"key":"big","value":{"intValue":"9223372036854775807"}},` +
-	`{"key":"ratio","value":{"doubleValue":0.25}},` +
-	`{"key":"flags","value":{"arrayValue":{"values":[{"boolValue":true},{"stringValue":"é<"}]}}}],` +
-	`"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","eventName":"agent_audit.tool.call"}]}]}]}` + "\n"
+// for the event posted below: the chain header, then the record's canonical
+// form (docs/integrity.md). OBSERVED is the receive time.
+const wantRecord = `{"attributes":{"agent_audit.event.id":"evt-1","agent_audit.risk_score":{"int":"40"},` +
+	`"big":{"int":"9223372036854775807"},"flags":{"array":[{"bool":true},"é<"]},` +
+	`"gen_ai.tool.call.arguments":{"map":{"command":"rm -rf build/","timeout":{"int":"120"}}},` +
+	`"gen_ai.tool.name":"Bash","ratio":{"double":0.25},"session.id":"sess-byte-for-byte"},` +
+	`"body":"tool call requested by the model","event_name":"agent_audit.tool.call",` +
+	`"observed_time_unix_nano":"OBSERVED","resource":{},` +
+	`"scope":{"attributes":{"agent_audit.schema.version":"1.0.0"},"name":"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"},` +
+	`"severity_number":9,"severity_text":"INFO","span_id":"b7ad6b7169203331",` +
+	`"time_unix_nano":"1795428000123456789","trace_id":"0af7651916cd43dd8448eb211c80319c","v":1}`
+
+var wantHeader = regexp.MustCompile(`^\{"chain":\{"digest":"([0-9a-f]{64})","index":\d+,"log":"e2e/\d+","prev":"0{64}","seq":1,"stream":"sess-byte-for-byte"\},"record":`)
 
 func TestValidEventsLandInTheArchiveAsDocumented(t *testing.T) {
 	c := newCollector(t, localConfig, nil)
@@ -66,10 +67,15 @@ func TestValidEventsLandInTheArchiveAsDocumented(t *testing.T) {
 			continue
 		}
 		found = true
-		assert.Regexp(t, `^e2e/sess-byte-for-byte/time-01795428000123456789-01795428000123456789-[0-9a-f]{16}\.ndjson$`, l.Key)
-		observed := regexp.MustCompile(`"observedTimeUnixNano":"(\d+)"`).FindSubmatch(l.Line)
+		assert.Regexp(t, `^e2e/\d+/streams/sess-byte-for-byte/seq-00000000000000000001-00000000000000000001-[0-9a-f]{16}\.ndjson$`, l.Key)
+		observed := regexp.MustCompile(`"observed_time_unix_nano":"(\d+)"`).FindSubmatch(l.Line)
 		require.NotNil(t, observed)
-		assert.Equal(t, strings.Replace(wantLine, "OBSERVED", string(observed[1]), 1), string(l.Line))
+		header := wantHeader.FindSubmatch(l.Line)
+		require.NotNil(t, header, "chain header: %s", l.Line)
+		record := strings.Replace(wantRecord, "OBSERVED", string(observed[1]), 1)
+		assert.Equal(t, string(header[0])+record+"}\n", string(l.Line))
+		sum := sha256.Sum256([]byte(record))
+		assert.Equal(t, hex.EncodeToString(sum[:]), string(header[1]), "the digest is SHA-256 of the record's bytes")
 	}
 	assert.True(t, found)
 }
