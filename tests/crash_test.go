@@ -136,4 +136,29 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 	t.Logf("e2e: crash: %d acknowledged, %d archived (%d duplicates from retries), statuses%s",
 		len(acked), len(got), dups, s.statusSummary())
 	assert.Len(t, got, total, "every event is in the archive")
+
+	// The archive verifies: integrity holds everywhere, and what is missing
+	// is exactly the records chained for the request the kill cut short
+	// (its events were sent again and chained anew), each one a reported
+	// gap in its stream.
+	r, code := waitSealed(t, c.archiveDir(), c.trustFile(), time.Minute)
+	require.Len(t, r.Logs, 1, "the restart continued the log from its persisted state")
+	l := r.Logs[0]
+	assert.Equal(t, l.Size, l.SealedSize, "checkpoints after the restart seal the whole log")
+	assert.Equal(t, "ok", l.Integrity, "%v", l.Problems)
+	var gapSeqs uint64
+	for _, s := range l.Streams {
+		assert.Equal(t, "ok", s.Integrity, "stream %s: %v", s.Stream, s.Problems)
+		gapSeqs += s.MissingSeqs
+	}
+	assert.Equal(t, l.MissingLeaves, gapSeqs, "every missing leaf shows as a gap in its stream")
+	assert.LessOrEqual(t, l.MissingLeaves, uint64(100), "at most the one request in flight at the kill")
+	if l.MissingLeaves == 0 {
+		assert.Equal(t, 0, code, "%v", r.allProblems())
+	} else {
+		assert.Equal(t, 1, code, "missing records fail verification")
+		assert.NotEmpty(t, l.Missing)
+	}
+	t.Logf("e2e: crash: log %s: %d leaves, %d missing (cut-short request), %d voided, verify exit %d",
+		l.LogID, l.Size, l.MissingLeaves, l.Voided, code)
 }

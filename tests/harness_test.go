@@ -112,18 +112,21 @@ type verifyResult struct {
 	Verified bool     `json:"verified"`
 	Problems []string `json:"problems"`
 	Logs     []struct {
-		LogID        string   `json:"log_id"`
-		Size         uint64   `json:"size"`
-		SealedSize   uint64   `json:"sealed_size"`
-		Integrity    string   `json:"integrity"`
-		Completeness string   `json:"completeness"`
-		Problems     []string `json:"problems"`
-		Missing      []string `json:"missing"`
-		Duplicates   int      `json:"identical_duplicates"`
-		Streams      []struct {
+		LogID         string   `json:"log_id"`
+		Size          uint64   `json:"size"`
+		SealedSize    uint64   `json:"sealed_size"`
+		Integrity     string   `json:"integrity"`
+		Completeness  string   `json:"completeness"`
+		Problems      []string `json:"problems"`
+		Missing       []string `json:"missing"`
+		Duplicates    int      `json:"identical_duplicates"`
+		MissingLeaves uint64   `json:"missing_leaves"`
+		Voided        int      `json:"voided"`
+		Streams       []struct {
 			Stream       string   `json:"stream"`
 			Records      int      `json:"records"`
 			Voided       int      `json:"voided"`
+			MissingSeqs  uint64   `json:"missing_seqs"`
 			Unsealed     int      `json:"unsealed"`
 			Integrity    string   `json:"integrity"`
 			Completeness string   `json:"completeness"`
@@ -503,4 +506,25 @@ func (c *collector) metric(name string) float64 {
 		}
 	}
 	return sum
+}
+
+// waitSealed polls auditctl verify until every record of the archive is
+// covered by a checkpoint (the sign processor's interval, then the
+// exporter's queue), and returns that report.
+func waitSealed(t testing.TB, archiveDir, trust string, timeout time.Duration) (verifyResult, int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r, code := verifyReport(t, archiveDir, trust, "--allow-unsealed")
+		sealed := len(r.Logs) > 0
+		for _, l := range r.Logs {
+			if l.SealedSize < l.Size {
+				sealed = false
+			}
+		}
+		if sealed || time.Now().After(deadline) {
+			return r, code
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 }

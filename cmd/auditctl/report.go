@@ -38,6 +38,8 @@ type LogReport struct {
 	EpochReason   string          `json:"epoch_reason,omitempty"`
 	PreviousLogID string          `json:"previous_log_id,omitempty"`
 	Duplicates    int             `json:"identical_duplicates"`
+	MissingLeaves uint64          `json:"missing_leaves"`
+	Voided        int             `json:"voided"`
 	Integrity     string          `json:"integrity"`    // ok | failed
 	Completeness  string          `json:"completeness"` // complete | unsealed | incomplete
 	Problems      []string        `json:"problems"`
@@ -52,6 +54,7 @@ type StreamReport struct {
 	FirstSeq     uint64   `json:"first_seq"`
 	LastSeq      uint64   `json:"last_seq"`
 	Voided       int      `json:"voided"`
+	MissingSeqs  uint64   `json:"missing_seqs"`
 	Duplicates   int      `json:"identical_duplicates"`
 	Unsealed     int      `json:"unsealed"`
 	Integrity    string   `json:"integrity"`    // ok | failed
@@ -86,7 +89,8 @@ func (v *verifier) report(archivePath, trustPath string) *Report {
 		l := v.logs[id]
 		lr := &LogReport{LogID: id, Size: uint64(len(l.leaves)), Checkpoints: len(l.checkpoints), EpochReason: l.epochReason,
 			PreviousLogID: l.prevLogID, Duplicates: l.duplicates, Problems: nonNil(l.problems), Missing: nonNil(l.missing),
-			Integrity: "ok", Completeness: "complete", Streams: []*StreamReport{}}
+			MissingLeaves: l.missingLeaves,
+			Integrity:     "ok", Completeness: "complete", Streams: []*StreamReport{}}
 		if n := len(l.checkpoints); n > 0 {
 			lr.SealedSize = l.checkpoints[n-1].cp.Size
 			lr.Size = max(lr.Size, lr.SealedSize)
@@ -98,7 +102,8 @@ func (v *verifier) report(archivePath, trustPath string) *Report {
 			lr.Completeness = "incomplete"
 		}
 		for _, s := range l.streams {
-			sr := &StreamReport{Stream: s.name, Voided: s.voided, Duplicates: s.duplicates, Unsealed: s.unsealed,
+			lr.Voided += s.voided
+			sr := &StreamReport{Stream: s.name, Voided: s.voided, Duplicates: s.duplicates, Unsealed: s.unsealed, MissingSeqs: s.missingSeqs,
 				Problems: nonNil(s.problems), Gaps: nonNil(s.gaps), Integrity: "ok", Completeness: "complete"}
 			sr.Records = len(s.entries) - s.voided
 			if len(s.entries) > 0 {

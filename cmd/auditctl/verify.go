@@ -43,13 +43,14 @@ type location struct {
 }
 
 type streamAcc struct {
-	name       string
-	entries    []uint64 // leaf indices of the stream's records
-	problems   []string
-	gaps       []string
-	voided     int
-	duplicates int
-	unsealed   int
+	name        string
+	entries     []uint64 // leaf indices of the stream's records
+	problems    []string
+	gaps        []string
+	missingSeqs uint64
+	voided      int
+	duplicates  int
+	unsealed    int
 }
 
 type checkpointAcc struct {
@@ -58,16 +59,17 @@ type checkpointAcc struct {
 }
 
 type logAcc struct {
-	id          string
-	leaves      []leaf
-	checkpoints []checkpointAcc
-	streams     map[string]*streamAcc
-	problems    []string // integrity problems of the log as a whole
-	missing     []string // completeness problems of the log as a whole
-	epochReason string
-	prevLogID   string
-	voids       []voidList
-	duplicates  int
+	id            string
+	leaves        []leaf
+	checkpoints   []checkpointAcc
+	streams       map[string]*streamAcc
+	problems      []string // integrity problems of the log as a whole
+	missing       []string // completeness problems of the log as a whole
+	epochReason   string
+	prevLogID     string
+	voids         []voidList
+	duplicates    int
+	missingLeaves uint64
 }
 
 type voidList struct {
@@ -436,6 +438,7 @@ func (v *verifier) finishLog(l *logAcc) {
 			lf = &l.leaves[i]
 		}
 		if lf == nil || lf.state == leafMissing {
+			l.missingLeaves++
 			if firstMissing < 0 {
 				firstMissing = int64(i)
 			}
@@ -489,6 +492,7 @@ func (v *verifier) finishStream(l *logAcc, s *streamAcc) {
 			continue
 		case lf.seq > expect:
 			s.gaps = append(s.gaps, rangeText(expect, lf.seq-1))
+			s.missingSeqs += lf.seq - expect
 			prevKnown = false
 		}
 		if lf.state == leafPresent && prevKnown && lf.prev != prevLink {
