@@ -195,8 +195,16 @@ func hasNonIntegrity(m pcommon.Map) bool {
 
 // mapEntry is one key of a map being serialized, kept in a pooled slice.
 type mapEntry struct {
-	key string
-	val pcommon.Value
+	key   string
+	val   pcommon.Value
+	ascii bool
+}
+
+func compareEntries(a, b mapEntry) int {
+	if a.ascii && b.ascii {
+		return strings.Compare(a.key, b.key)
+	}
+	return compareJCS(a.key, b.key)
 }
 
 func appendMap(buf []byte, m pcommon.Map, skipIntegrity bool) []byte {
@@ -208,14 +216,14 @@ func appendMap(buf []byte, m pcommon.Map, skipIntegrity bool) []byte {
 		if skipIntegrity && strings.HasPrefix(k, IntegrityAttributePrefix) {
 			return true
 		}
-		entries = append(entries, mapEntry{k, v})
+		entries = append(entries, mapEntry{k, v, isASCII(k)})
 		return true
 	})
 	// Stable, so that of two equal keys the first one comes first and wins.
-	slices.SortStableFunc(entries, func(a, b mapEntry) int { return compareJCS(a.key, b.key) })
+	slices.SortStableFunc(entries, compareEntries)
 	buf = append(buf, '{')
 	for i, e := range entries {
-		if i > 0 && compareJCS(e.key, entries[i-1].key) == 0 {
+		if i > 0 && compareEntries(e, entries[i-1]) == 0 {
 			continue
 		}
 		if i > 0 {
@@ -346,6 +354,14 @@ func appendString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Fast path: skip 8 plain ASCII bytes at a time (no control
+		// character, quote, backslash or non-ASCII byte among them).
+		for i+8 <= len(s) && plainASCII8(load64(s, i)) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
 			i++
@@ -387,6 +403,30 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, '"')
 }
 
+// load64 reads 8 bytes of s at i, little-endian (the compiler merges the
+// loads into one).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plainASCII8 reports whether none of the 8 bytes in x needs attention in
+// a JSON string: all are ASCII, none below 0x20, none is '"' or '\\'.
+func plainASCII8(x uint64) bool {
+	hasLess := (x - lsb*0x20) & ^x & msb
+	q := x ^ (lsb * '"')
+	hasQuote := (q - lsb) & ^q & msb
+	bs := x ^ (lsb * '\\')
+	hasBackslash := (bs - lsb) & ^bs & msb
+	return (x&msb)|hasLess|hasQuote|hasBackslash == 0
+}
+
 // compareJCS orders object keys as RFC 8785 does: by the UTF-16 code units
 // of the key as written (invalid bytes already replaced by U+FFFD, one per
 // byte, which is what both []rune(s) and appendString do). ASCII keys, nearly
@@ -399,7 +439,13 @@ func compareJCS(a, b string) int {
 }
 
 func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if load64(s, i)&msb != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return false
 		}

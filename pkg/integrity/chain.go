@@ -95,22 +95,23 @@ const linkDomain = "agentaudit/link/v1\n"
 // position, so a record replayed elsewhere does not fit. The link is also
 // the record's leaf in the log's Merkle tree.
 func Link(logID, stream string, seq uint64, prev, digest Hash) Hash {
-	var lenbuf [8]byte
-	h := sha256.New()
-	h.Write([]byte(linkDomain))
-	binary.BigEndian.PutUint32(lenbuf[:4], uint32(len(logID)))
-	h.Write(lenbuf[:4])
-	h.Write([]byte(logID))
-	binary.BigEndian.PutUint32(lenbuf[:4], uint32(len(stream)))
-	h.Write(lenbuf[:4])
-	h.Write([]byte(stream))
-	binary.BigEndian.PutUint64(lenbuf[:], seq)
-	h.Write(lenbuf[:])
-	h.Write(prev[:])
-	h.Write(digest[:])
-	var out Hash
-	h.Sum(out[:0])
-	return out
+	// One contiguous buffer and one Sum256: no allocation for the usual
+	// sizes of ids.
+	var local [256]byte
+	n := len(linkDomain) + 4 + len(logID) + 4 + len(stream) + 8 + 2*len(prev)
+	b := local[:0]
+	if n > len(local) {
+		b = make([]byte, 0, n)
+	}
+	b = append(b, linkDomain...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(logID)))
+	b = append(b, logID...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(stream)))
+	b = append(b, stream...)
+	b = binary.BigEndian.AppendUint64(b, seq)
+	b = append(b, prev[:]...)
+	b = append(b, digest[:]...)
+	return sha256.Sum256(b)
 }
 
 // LogID joins an origin and an epoch into a log id / checkpoint origin.
@@ -145,10 +146,26 @@ func ValidateOrigin(origin string) error {
 	return nil
 }
 
-var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+var rangeFactory = &compact.RangeFactory{Hash: hashChildren}
+
+// hashChildren is RFC 6962's interior node hash, SHA-256(0x01 || l || r),
+// without the allocations of a hash.Hash.
+func hashChildren(l, r []byte) []byte {
+	var b [1 + 2*sha256.Size]byte
+	b[0] = 1
+	copy(b[1:], l)
+	copy(b[1+sha256.Size:], r)
+	sum := sha256.Sum256(b[:])
+	return sum[:]
+}
 
 // LeafHash is the RFC 6962 leaf hash of a link: SHA-256(0x00 || link).
-func LeafHash(link Hash) []byte { return rfc6962.DefaultHasher.HashLeaf(link[:]) }
+func LeafHash(link Hash) []byte {
+	var b [1 + sha256.Size]byte
+	copy(b[1:], link[:])
+	sum := sha256.Sum256(b[:])
+	return sum[:]
+}
 
 // MerkleLog is the append-only RFC 6962 tree of a log, held as a compact
 // range: log2(size) hashes, enough to append and to compute the root.

@@ -50,7 +50,7 @@ func (t *LeafTree) nodeHash(id compact.NodeID) []byte {
 		return t.leaves[id.Index]
 	}
 	left := compact.NewNodeID(id.Level-1, id.Index*2)
-	return rfc6962.DefaultHasher.HashChildren(t.nodeHash(left), t.nodeHash(left.Sibling()))
+	return hashChildren(t.nodeHash(left), t.nodeHash(left.Sibling()))
 }
 
 func (t *LeafTree) build(nodes proof.Nodes, size uint64) ([][]byte, error) {
@@ -61,7 +61,7 @@ func (t *LeafTree) build(nodes proof.Nodes, size uint64) ([][]byte, error) {
 	for i, id := range nodes.IDs {
 		hashes[i] = t.nodeHash(id)
 	}
-	return nodes.Rehash(hashes, rfc6962.DefaultHasher.HashChildren)
+	return nodes.Rehash(hashes, hashChildren)
 }
 
 // InclusionProof is the RFC 6962 inclusion proof of leaf index in the tree
