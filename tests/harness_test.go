@@ -419,7 +419,8 @@ func eventJSON(id, session string, padding int) []byte {
 // localConfig is distributions/local with ports and directories of the test
 // (and, with Extra["otlp_port"], the otlp receiver in the same pipeline;
 // with Extra["sync"], the worm exporter without a queue, so a graceful stop
-// archives the final checkpoint before the process ends).
+// archives the final checkpoint before the process ends; with Extra["plain"],
+// no chain and sign processors: the plain collector pipeline).
 const localConfig = `
 extensions:
   health_check:
@@ -474,7 +475,7 @@ service:
   pipelines:
     logs/audit:
       receivers: [agentaudit{{if index .Extra "otlp_port"}}, otlp{{end}}]
-      processors: [memory_limiter, chain, sign]
+      processors: [memory_limiter{{if not (index .Extra "plain")}}, chain, sign{{end}}]
       exporters: [worm]
   telemetry:
     metrics:
