@@ -1,7 +1,7 @@
 // Command auditctl checks what the agent audit collector archived:
 //
 //	auditctl verify [--trust FILE] [--json] [--allow-unsealed] [-v] ARCHIVE
-//	auditctl prove --trust FILE --log LOG_ID (--index N | --stream S --seq N) [--out PROOF] [--record RECORD] ARCHIVE
+//	auditctl prove --log LOG_ID (--index N | --stream S --seq N) [--trust FILE] [--out PROOF] [--record RECORD] ARCHIVE
 //	auditctl verify-proof --trust FILE --record RECORD PROOF
 //	auditctl keygen --out DIR [--name NAME] [--algorithm ed25519|ecdsa-p256]
 //

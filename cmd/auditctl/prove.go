@@ -50,7 +50,7 @@ func cmdProve(args []string, stdout, stderr io.Writer) (int, error) {
 	v.finish()
 	l, ok := v.logs[*logID]
 	if !ok {
-		return exitFailed, fmt.Errorf("log %q is not in the archive", *logID)
+		return proveFailed(stderr, "log %q is not in the archive", *logID)
 	}
 	idx := uint64(*index)
 	if *index < 0 {
@@ -63,11 +63,11 @@ func cmdProve(args []string, stdout, stderr io.Writer) (int, error) {
 			}
 		}
 		if !found {
-			return exitFailed, fmt.Errorf("no record with stream %q and seq %d in log %s", *stream, *seq, *logID)
+			return proveFailed(stderr, "no record with stream %q and seq %d in log %s", *stream, *seq, *logID)
 		}
 	}
 	if idx >= uint64(len(l.leaves)) || l.leaves[idx].state != leafPresent {
-		return exitFailed, fmt.Errorf("leaf %d of log %s is not in the archive", idx, *logID)
+		return proveFailed(stderr, "leaf %d of log %s is not in the archive", idx, *logID)
 	}
 	// The latest checkpoint covering the record whose root the leaves match.
 	leaves := make([][]byte, 0, len(l.leaves))
@@ -106,7 +106,14 @@ func cmdProve(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintf(stderr, "proof of leaf %d of %s under the checkpoint at size %d\n", idx, *logID, cp.Size)
 		return exitOK, nil
 	}
-	return exitFailed, fmt.Errorf("no verified checkpoint of %s covers leaf %d (run auditctl verify)", *logID, idx)
+	return proveFailed(stderr, "no verified checkpoint of %s covers leaf %d (run auditctl verify)", *logID, idx)
+}
+
+// proveFailed reports why no proof can be given: the archive does not hold
+// what was asked for (exit 1, not a usage error).
+func proveFailed(stderr io.Writer, format string, a ...any) (int, error) {
+	fmt.Fprintf(stderr, "auditctl prove: "+format+"\n", a...)
+	return exitFailed, nil
 }
 
 func entriesOf(s *streamAcc) []uint64 {

@@ -95,10 +95,17 @@ func (v *verifier) report(archivePath, trustPath string) *Report {
 			lr.SealedSize = l.checkpoints[n-1].cp.Size
 			lr.Size = max(lr.Size, lr.SealedSize)
 		}
+		if l.prevLogID != "" {
+			if _, ok := v.logs[l.prevLogID]; !ok {
+				// The epoch start names the log it replaced: that log
+				// should be in the archive too.
+				lr.Missing = append(lr.Missing, fmt.Sprintf("log %s, which this log's epoch start names as its predecessor, is not in the archive", l.prevLogID))
+			}
+		}
 		if len(l.problems) > 0 {
 			lr.Integrity = "failed"
 		}
-		if len(l.missing) > 0 {
+		if len(lr.Missing) > 0 {
 			lr.Completeness = "incomplete"
 		}
 		for _, s := range l.streams {

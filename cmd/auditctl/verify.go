@@ -68,6 +68,7 @@ type logAcc struct {
 	epochReason   string
 	prevLogID     string
 	voids         []voidList
+	pending       []pendingLeaf
 	duplicates    int
 	missingLeaves uint64
 }
@@ -211,31 +212,99 @@ func (v *verifier) readChained(h *integrity.ChainHeader, rec []byte, where locat
 	if !digestOK {
 		s.problems = append(s.problems, fmt.Sprintf("seq %d (%s): record does not match its digest: its content was changed", h.Seq, v.at(where)))
 	}
-	link := h.Link()
-	if h.Index >= uint64(len(l.leaves)) {
-		if h.Index > 1<<40 {
-			l.problems = append(l.problems, fmt.Sprintf("%s: leaf index %d is implausible", v.at(where), h.Index))
-			return
-		}
-		l.leaves = slices.Grow(l.leaves, int(h.Index+1)-len(l.leaves))[:h.Index+1]
-	}
-	lf := &l.leaves[h.Index]
-	if lf.state == leafPresent {
-		if lf.link == link && digestOK {
-			l.duplicates++
-			s.duplicates++
-			return
-		}
-		if lf.link != link {
-			l.problems = append(l.problems, fmt.Sprintf("leaf %d: equivocation: two different records claim it (%s and %s)",
-				h.Index, v.at(lf.where), v.at(where)))
-		}
-		return
-	}
-	*lf = leaf{state: leafPresent, link: link, prev: h.Prev, stream: s, seq: h.Seq, where: where}
-	s.entries = append(s.entries, h.Index)
+	// Leaves are placed once the whole archive is read, when a plausible
+	// log size is known: a forged index must not make the verifier
+	// allocate a leaf table of its choosing.
+	l.pending = append(l.pending, pendingLeaf{index: h.Index, digestOK: digestOK,
+		leaf: leaf{state: leafPresent, link: h.Link(), prev: h.Prev, stream: s, seq: h.Seq, where: where}})
 	if digestOK && bytes.Contains(rec, chainNoticeMarker) {
 		v.readChainNotice(l, rec, where)
+	}
+}
+
+type pendingLeaf struct {
+	index    uint64
+	digestOK bool
+	leaf     leaf
+}
+
+// placeLeaves builds the log's leaf table from the leaves read, finding
+// identical duplicates and equivocation.
+func (v *verifier) placeLeaves(l *logAcc) {
+	var sealed uint64
+	for _, c := range l.checkpoints {
+		sealed = max(sealed, c.cp.Size)
+	}
+	known := uint64(len(l.pending))
+	for _, vl := range l.voids {
+		known += uint64(len(vl.entries))
+	}
+	// An honest log's indices stay below its size; allow for a good part
+	// of it missing before calling an index implausible.
+	bound := 2*max(sealed, known) + 1024
+	size := uint64(0)
+	for i := range l.pending {
+		if idx := l.pending[i].index; idx < bound {
+			size = max(size, idx+1)
+		}
+	}
+	for _, vl := range l.voids {
+		for _, e := range vl.entries {
+			if e.index < bound {
+				size = max(size, e.index+1)
+			}
+		}
+	}
+	l.leaves = make([]leaf, size)
+	for i := range l.pending {
+		p := &l.pending[i]
+		s := p.leaf.stream
+		if p.index >= bound {
+			l.problems = append(l.problems, fmt.Sprintf("%s: leaf index %d is implausible for a log of about %d records",
+				v.at(p.leaf.where), p.index, max(sealed, known)))
+			continue
+		}
+		lf := &l.leaves[p.index]
+		if lf.state == leafPresent {
+			if lf.link == p.leaf.link {
+				if p.digestOK {
+					l.duplicates++
+					s.duplicates++
+				}
+				continue
+			}
+			l.problems = append(l.problems, fmt.Sprintf("leaf %d: equivocation: two different records claim it (%s and %s)",
+				p.index, v.at(lf.where), v.at(p.leaf.where)))
+			continue
+		}
+		*lf = p.leaf
+		s.entries = append(s.entries, p.index)
+	}
+	l.pending = nil
+	// Void notices fill in the leaves of records refused downstream.
+	for _, vl := range l.voids {
+		for _, e := range vl.entries {
+			if e.index >= bound {
+				l.problems = append(l.problems, fmt.Sprintf("%s: void notice names leaf %d, implausible for this log", v.at(vl.where), e.index))
+				continue
+			}
+			lf := &l.leaves[e.index]
+			switch lf.state {
+			case leafMissing:
+				s := l.streams[e.stream]
+				if s == nil {
+					s = &streamAcc{name: e.stream}
+					l.streams[e.stream] = s
+				}
+				*lf = leaf{state: leafVoided, link: e.link, stream: s, seq: e.seq, where: vl.where}
+				s.entries = append(s.entries, e.index)
+				s.voided++
+			case leafPresent, leafVoided:
+				if lf.link != e.link {
+					l.problems = append(l.problems, fmt.Sprintf("leaf %d: void notice %s contradicts the record at %s", e.index, v.at(vl.where), v.at(lf.where)))
+				}
+			}
+		}
 	}
 }
 
@@ -367,30 +436,7 @@ func (v *verifier) checkpointVerifiers() note.Verifiers {
 }
 
 func (v *verifier) finishLog(l *logAcc) {
-	// Void notices fill in the leaves of records refused downstream.
-	for _, vl := range l.voids {
-		for _, e := range vl.entries {
-			if e.index >= uint64(len(l.leaves)) {
-				l.leaves = slices.Grow(l.leaves, int(e.index+1)-len(l.leaves))[:e.index+1]
-			}
-			lf := &l.leaves[e.index]
-			switch lf.state {
-			case leafMissing:
-				s := l.streams[e.stream]
-				if s == nil {
-					s = &streamAcc{name: e.stream}
-					l.streams[e.stream] = s
-				}
-				*lf = leaf{state: leafVoided, link: e.link, stream: s, seq: e.seq, where: vl.where}
-				s.entries = append(s.entries, e.index)
-				s.voided++
-			case leafPresent, leafVoided:
-				if lf.link != e.link {
-					l.problems = append(l.problems, fmt.Sprintf("leaf %d: void notice %s contradicts the record at %s", e.index, v.at(vl.where), v.at(lf.where)))
-				}
-			}
-		}
-	}
+	v.placeLeaves(l)
 
 	slices.SortFunc(l.checkpoints, func(a, b checkpointAcc) int { return cmp.Compare(a.cp.Size, b.cp.Size) })
 	var sealed uint64

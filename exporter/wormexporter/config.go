@@ -15,13 +15,15 @@ type Config struct {
 	// S3 Object Lock backend will sit beside it, and exactly one is set.
 	Local *LocalConfig `mapstructure:"local"`
 
-	// Origin names this collector in object keys: one archive may hold the
-	// segments of many collectors. Default: the host name.
+	// Origin names this collector in the keys of unchained records (chained
+	// ones are keyed by their log id): one archive may hold the segments of
+	// many collectors. Default: the host name.
 	Origin string `mapstructure:"origin"`
 
 	// StreamAttributes are the record attributes (then resource attributes)
-	// whose first present value names a record's stream. Default:
-	// audit.stream.id (set by the chain processor), session.id, host.id.
+	// whose first present value names the stream of a record that is not
+	// chained (a chained record's stream is its audit.stream.id). Default:
+	// session.id, host.id.
 	StreamAttributes []string `mapstructure:"stream_attributes"`
 
 	TimeoutConfig exporterhelper.TimeoutConfig `mapstructure:",squash"`

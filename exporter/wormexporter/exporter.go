@@ -177,16 +177,24 @@ func (e *wormExporter) integrityObject(lr plog.LogRecord, canonical []byte) *seg
 	if err != nil {
 		return nil
 	}
-	line := integrity.AppendLine(nil, nil, canonical)
-	seg := &segment{lines: []segmentLine{{data: line}}}
+	// Only well-formed ones get their own object; anything else claiming
+	// these names (a forged OTLP record) is archived as an unchained record,
+	// which the verifier reports.
+	var key func(data []byte) string
 	if name == integrity.EventCheckpoint {
-		size, _ := lr.Attributes().Get("agent_audit.checkpoint.size")
-		seg.key = func(data []byte) string { return archive.CheckpointKey(origin, epoch, uint64(size.Int()), data) }
+		size, ok := lr.Attributes().Get("agent_audit.checkpoint.size")
+		if !ok || size.Type() != pcommon.ValueTypeInt || size.Int() < 0 {
+			return nil
+		}
+		key = func(data []byte) string { return archive.CheckpointKey(origin, epoch, uint64(size.Int()), data) }
 	} else {
-		keyName, _ := lr.Attributes().Get("agent_audit.key.name")
-		seg.key = func(data []byte) string { return archive.KeyAnnouncementKey(origin, epoch, keyName.AsString(), data) }
+		keyName, ok := lr.Attributes().Get("agent_audit.key.name")
+		if !ok || keyName.Type() != pcommon.ValueTypeStr {
+			return nil
+		}
+		key = func(data []byte) string { return archive.KeyAnnouncementKey(origin, epoch, keyName.Str(), data) }
 	}
-	return seg
+	return &segment{key: key, lines: []segmentLine{{data: integrity.AppendLine(nil, nil, canonical)}}}
 }
 
 func (seg *segment) add(data []byte, seq uint64, lr plog.LogRecord) {

@@ -186,6 +186,21 @@ func TestCheckpointsGoBesideStreamsAndDigestsAreChecked(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
 }
 
+func TestMalformedIntegrityRecordsAreArchivedNotFatal(t *testing.T) {
+	dir := t.TempDir()
+	exp, _ := startExporter(t, dir)
+	ld := plog.NewLogs()
+	for _, name := range []string{integrity.EventCheckpoint, integrity.EventKeyAnnouncement} {
+		lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+		lr.SetEventName(name)
+		lr.Attributes().PutStr(integrity.AttrLogID, "o1/5") // but no size / key name
+	}
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+	keys := segments(t, dir)
+	require.Len(t, keys, 1)
+	assert.Regexp(t, `^test-origin/unchained/`, keys[0])
+}
+
 func TestStartFailsOnUnusableDirectory(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))

@@ -44,7 +44,9 @@ type Backend interface {
 //
 // <origin>/<epoch> is the log id (audit.log.id) of the chain processor that
 // chained the records; for unchained records origin is the exporter's.
-// Numbers are zero-padded to 20 digits so listings sort in order; digest is
+// Sequence numbers, sizes and times are zero-padded to 20 digits so listings
+// sort in order (the epoch, a Unix time in nanoseconds, has 19 digits until
+// 2286); digest is
 // the first 16 hex digits of the SHA-256 of the segment, so a retried write
 // of the same segment finds it there and a different one cannot replace it.
 

@@ -23,11 +23,18 @@ import (
 // the projection below is a new version; verifiers keep reading old ones.
 const CanonicalVersion = 1
 
-// IntegrityAttributePrefix starts the names of the attributes that the
-// integrity components write (audit.stream.id, audit.sequence.number, ...).
-// They are excluded from the canonical form: they are bound by the chain
-// link instead, and the digest must not depend on itself.
-const IntegrityAttributePrefix = "audit."
+// IsIntegrityAttribute reports whether a record attribute is one of the six
+// the chain processor writes (AttrLogID ... AttrRecordDigest). They are
+// excluded from the canonical form: the chain link binds them instead, and
+// the digest must not depend on itself. Every other attribute, audit.* or
+// not, is part of the canonical form.
+func IsIntegrityAttribute(name string) bool {
+	switch name {
+	case AttrLogID, AttrLogIndex, AttrStreamID, AttrSequenceNumber, AttrPrevHash, AttrRecordDigest:
+		return true
+	}
+	return false
+}
 
 // AppendCanonical appends the canonical form (version 1) of a log record to
 // buf: a JSON object serialized per RFC 8785 (JCS), holding
@@ -39,7 +46,7 @@ const IntegrityAttributePrefix = "audit."
 //	severity_text             omitted when empty
 //	event_name                omitted when empty
 //	body                      value (see below), omitted when empty
-//	attributes                map of values without audit.* keys, omitted when empty
+//	attributes                map of values without the integrity attributes, omitted when empty
 //	dropped_attributes_count  number, omitted when 0
 //	flags                     number, omitted when 0
 //	trace_id, span_id         lowercase hex, omitted when empty
@@ -184,7 +191,7 @@ func appendScope(buf []byte, scope pcommon.InstrumentationScope, schemaURL strin
 func hasNonIntegrity(m pcommon.Map) bool {
 	found := false
 	m.Range(func(k string, _ pcommon.Value) bool {
-		if !strings.HasPrefix(k, IntegrityAttributePrefix) {
+		if !IsIntegrityAttribute(k) {
 			found = true
 			return false
 		}
@@ -213,7 +220,7 @@ func appendMap(buf []byte, m pcommon.Map, skipIntegrity bool) []byte {
 	var local [32]mapEntry
 	entries := local[:0]
 	m.Range(func(k string, v pcommon.Value) bool {
-		if skipIntegrity && strings.HasPrefix(k, IntegrityAttributePrefix) {
+		if skipIntegrity && IsIntegrityAttribute(k) {
 			return true
 		}
 		entries = append(entries, mapEntry{k, v, isASCII(k)})

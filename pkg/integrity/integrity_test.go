@@ -59,7 +59,9 @@ func sampleLogs() plog.Logs {
 	m.PutEmpty("nothing")
 	a.PutStr("\U0001F600key", "astral key")
 	a.PutStr("\ufb01key", "BMP key above the surrogates")
-	// Integrity attributes are not part of the canonical form.
+	// Other audit.* attributes are part of the canonical form...
+	a.PutStr("audit.custom", "kept")
+	// ...the integrity attributes are not.
 	a.PutStr(AttrStreamID, "s-1")
 	a.PutInt(AttrSequenceNumber, 7)
 	return ld
@@ -77,6 +79,7 @@ func TestCanonicalIsJCS(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, string(again), string(c), "an independent JCS implementation must leave the canonical form unchanged")
 	assert.NotContains(t, string(c), "audit.stream.id")
+	assert.Contains(t, string(c), `"audit.custom":"kept"`)
 	assert.NotContains(t, string(c), "audit.sequence")
 	assert.Contains(t, string(c), `"time_unix_nano":"1763900000123456789"`)
 	assert.Contains(t, string(c), `"big":{"int":"9223372036854775807"}`)
