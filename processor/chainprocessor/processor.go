@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -40,6 +42,10 @@ const (
 	attrVoidedCount  = "agent_audit.chain.voided_count"
 	attrVoidedReason = "agent_audit.chain.voided_error"
 )
+
+// errEpochAbandoned fails a batch chained in an epoch whose state could not
+// be written; the next batch starts a new epoch.
+var errEpochAbandoned = errors.New("chain state of this epoch could not be written; the batch must be sent again")
 
 // Storage keys.
 const (
@@ -147,10 +153,10 @@ func (c *chainLog) start(ctx context.Context, host component.Host) error {
 	if reason != "" {
 		c.startEpochLocked(reason, prevLogID, prevSize)
 	}
-	v := c.version
+	v, epoch := c.version, c.epoch
 	c.mu.Unlock()
 	// The new epoch must be durable before any record of it leaves.
-	if err := c.persist(ctx, v); err != nil {
+	if err := c.persist(ctx, v, epoch); err != nil {
 		return fmt.Errorf("writing chain state: %w", err)
 	}
 	c.logger.Info("chain log ready", zap.String("log_id", c.logID), zap.Uint64("size", c.log.Size()))
@@ -261,17 +267,34 @@ func (c *chainLog) appendLocked(stream string, digest integrity.Hash) integrity.
 
 // persist makes every change up to version v durable. Concurrent callers
 // share one storage transaction (group commit).
-func (c *chainLog) persist(ctx context.Context, v uint64) error {
+//
+// epoch is the epoch the caller's records were chained in. Once a write
+// failed, nothing more of that epoch is made durable or released: a batch
+// chained after the failed one would otherwise carry (in its tree head) the
+// leaves of records that were never passed on, and a checkpoint would cover
+// a gap. Such batches fail and their senders retry into the next epoch.
+func (c *chainLog) persist(ctx context.Context, v, epoch uint64) error {
+	c.mu.Lock()
+	abandoned := c.epoch != epoch || c.newEpoch != ""
+	c.mu.Unlock()
+	if abandoned {
+		return errEpochAbandoned
+	}
 	if c.client == nil {
 		return nil
 	}
 	ctx = context.WithoutCancel(ctx)
 	c.persistMu.Lock()
 	defer c.persistMu.Unlock()
+	c.mu.Lock()
+	if c.epoch != epoch || c.newEpoch != "" {
+		c.mu.Unlock()
+		return errEpochAbandoned
+	}
 	if c.durable >= v {
+		c.mu.Unlock()
 		return nil
 	}
-	c.mu.Lock()
 	ops := make([]*storage.Operation, 0, len(c.dirty)+1)
 	for s := range c.dirty {
 		h := c.heads[s]
@@ -420,12 +443,17 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 	for i := range items {
 		items[i].header = c.appendLocked(items[i].stream, items[i].digest)
 	}
-	version := c.version
+	version, epoch := c.version, c.epoch
 	head := integrity.TreeHead{LogID: c.logID, Size: c.log.Size(), Root: c.log.Root()}
-	released := slices.Clone(c.pending)
+	// The pending notices go out with this batch only: a batch running
+	// concurrently must not release them a second time. They are put back
+	// if this batch does not get through.
+	released := c.pending
+	c.pending = nil
 	c.mu.Unlock()
 
-	if err := c.persist(ctx, version); err != nil {
+	if err := c.persist(ctx, version, epoch); err != nil {
+		c.requeue(released)
 		return fmt.Errorf("chain processor: writing state: %w", err)
 	}
 	for i := range items {
@@ -437,13 +465,26 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 	c.telemetry.ProcessorChainRecordsChained.Add(ctx, int64(len(items)))
 
 	if err := next.ConsumeLogs(integrity.ContextWithTreeHead(ctx, head), ld); err != nil {
+		c.requeue(released)
 		c.void(items, err)
+		// The batch is not given back unchained: once passed on it may be
+		// held by a consumer that took it (one exporter of a fan-out, an
+		// in-memory queue), and must not change under it. Receivers send
+		// a new batch on retry, which is chained anew.
 		return err
 	}
-	c.mu.Lock()
-	c.pending = slices.DeleteFunc(c.pending, func(n *notice) bool { return slices.Contains(released, n) })
-	c.mu.Unlock()
 	return nil
+}
+
+// requeue puts notices taken by a batch that did not get through back at
+// the front of the queue.
+func (c *chainLog) requeue(notices []*notice) {
+	if len(notices) == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.pending = slices.Concat(notices, c.pending)
+	c.mu.Unlock()
 }
 
 // void records that chained records were refused downstream: the sender
@@ -459,7 +500,8 @@ func (c *chainLog) void(items []item, cause error) {
 	lr.Attributes().PutInt(attrVoidedCount, int64(len(items)))
 	msg := cause.Error()
 	if len(msg) > 512 {
-		msg = msg[:512]
+		// Cut on a rune boundary: an attribute string must be valid UTF-8.
+		msg = strings.ToValidUTF8(msg[:512], "")
 	}
 	lr.Attributes().PutStr(attrVoidedReason, msg)
 	list := lr.Attributes().PutEmptySlice(integrity.AttrVoidedRecords)
@@ -483,14 +525,16 @@ func (c *chainLog) void(items []item, cause error) {
 // collector that received nothing, a void notice after the last batch).
 func (c *chainLog) flush(ctx context.Context, next consumer.Logs) error {
 	c.mu.Lock()
-	released := slices.Clone(c.pending)
-	version := c.version
+	released := c.pending
+	c.pending = nil
+	version, epoch := c.version, c.epoch
 	head := integrity.TreeHead{LogID: c.logID, Size: c.log.Size(), Root: c.log.Root()}
 	c.mu.Unlock()
 	if len(released) == 0 {
 		return nil
 	}
-	if err := c.persist(ctx, version); err != nil {
+	if err := c.persist(ctx, version, epoch); err != nil {
+		c.requeue(released)
 		return err
 	}
 	ld := plog.NewLogs()
@@ -498,11 +542,9 @@ func (c *chainLog) flush(ctx context.Context, next consumer.Logs) error {
 		n.logs.ResourceLogs().At(0).CopyTo(ld.ResourceLogs().AppendEmpty())
 	}
 	if err := next.ConsumeLogs(integrity.ContextWithTreeHead(ctx, head), ld); err != nil {
+		c.requeue(released)
 		return err
 	}
-	c.mu.Lock()
-	c.pending = slices.DeleteFunc(c.pending, func(n *notice) bool { return slices.Contains(released, n) })
-	c.mu.Unlock()
 	return nil
 }
 
@@ -535,13 +577,21 @@ func (c *chainLog) shutdown(ctx context.Context, next consumer.Logs) error {
 type chainProcessor struct {
 	log  *chainLog
 	next consumer.Logs
+	// started: this instance holds a reference on the shared log, which
+	// only its first Shutdown may give back.
+	started atomic.Bool
 }
 
 func (p *chainProcessor) Start(ctx context.Context, host component.Host) error {
+	// Set even if start fails: the reference is taken either way.
+	p.started.Store(true)
 	return p.log.start(ctx, host)
 }
 
 func (p *chainProcessor) Shutdown(ctx context.Context) error {
+	if !p.started.CompareAndSwap(true, false) {
+		return nil // not started, or already shut down
+	}
 	return p.log.shutdown(ctx, p.next)
 }
 

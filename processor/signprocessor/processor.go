@@ -47,9 +47,10 @@ type signProcessor struct {
 	announced bool // the key announcement went out in this process
 	warned    bool
 
-	wake chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	wake     chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 	// signMu serializes signing rounds (ticker, size trigger, shutdown).
 	signMu sync.Mutex
 }
@@ -167,12 +168,16 @@ func (p *signProcessor) signRound(ctx context.Context) error {
 		}
 	}
 	var errs []error
+	// Only the heads whose checkpoint was signed count as signed: the others
+	// are tried again on the next round.
+	signed := make([]integrity.TreeHead, 0, len(heads))
 	for _, th := range heads {
 		note, err := integrity.SignCheckpoint(th.LogID, th.Size, th.Root, p.signer)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("signing checkpoint of %s at size %d: %w", th.LogID, th.Size, err))
 			continue
 		}
+		signed = append(signed, th)
 		lr := sl.LogRecords().AppendEmpty()
 		lr.SetTimestamp(now)
 		lr.SetObservedTimestamp(now)
@@ -195,7 +200,7 @@ func (p *signProcessor) signRound(ctx context.Context) error {
 		p.announced = true
 	}
 	emitted := 0
-	for _, th := range heads {
+	for _, th := range signed {
 		if st := p.logs[th.LogID]; st != nil && th.Size > st.signed {
 			st.signed = th.Size
 			emitted++
@@ -237,7 +242,15 @@ func (p *signProcessor) Shutdown(ctx context.Context) error {
 	if p.signer == nil {
 		return nil
 	}
-	close(p.stop)
+	// Shutdown must be safe to call again (component.Component).
+	first := false
+	p.stopOnce.Do(func() {
+		first = true
+		close(p.stop)
+	})
+	if !first {
+		return nil
+	}
 	<-p.done
 	err := p.signRound(ctx)
 	p.telemetry.Shutdown()
