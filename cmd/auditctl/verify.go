@@ -507,9 +507,9 @@ func (v *verifier) finishLog(l *logAcc) {
 		l.missing = append(l.missing, fmt.Sprintf("leaves %s are missing (records deleted, lost before the archive, or never written); checkpoints after leaf %d cannot be recomputed",
 			joinLimited(missingRuns, 10), firstMissing))
 	}
-	if len(l.checkpoints) == 0 && size > 0 {
-		l.missing = append(l.missing, "no checkpoint: no record of this log is sealed by a signature")
-	}
+	// A log without any checkpoint has every record unsealed (counted per
+	// stream above): a live or just-started log, or one whose checkpoints
+	// were removed. It fails unless --allow-unsealed.
 	for i := 1; i < len(l.checkpoints); i++ {
 		a, b := l.checkpoints[i-1].cp, l.checkpoints[i].cp
 		if a.Size == b.Size && a.Root != b.Root {
