@@ -14,6 +14,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	tlog "github.com/transparency-dev/formats/log"
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
@@ -335,6 +338,49 @@ func TestECDSAKeysSignVerifiableArchives(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "(ecdsa-p256)")
 	assert.Contains(t, out, "RESULT: VERIFIED")
+
+	// Interop: the archived checkpoints verify with transparency-dev/formats.
+	notes, vkey := checkpointsOf(t, archiveDir, trust)
+	v, err := fnote.NewVerifier(vkey)
+	require.NoError(t, err)
+	for _, n := range notes {
+		cp, _, _, err := tlog.ParseCheckpoint(n, r.Logs[0].LogID, v)
+		require.NoError(t, err)
+		assert.LessOrEqual(t, cp.Size, r.Logs[0].Size)
+	}
+}
+
+// TestEd25519CheckpointsVerifyWithXModNote: the archived checkpoints of an
+// Ed25519 key verify with golang.org/x/mod/sumdb/note alone.
+func TestEd25519CheckpointsVerifyWithXModNote(t *testing.T) {
+	archiveDir, trust := sealedArchive(t, "ed25519")
+	notes, vkey := checkpointsOf(t, archiveDir, trust)
+	require.NotEmpty(t, notes)
+	v, err := note.NewVerifier(vkey)
+	require.NoError(t, err)
+	for _, n := range notes {
+		opened, err := note.Open(n, note.VerifierList(v))
+		require.NoError(t, err)
+		assert.Regexp(t, `^e2e/\d+\n\d+\n[A-Za-z0-9+/=]{44}\n$`, opened.Text)
+	}
+}
+
+// checkpointsOf returns the signed notes of the archive's checkpoint records
+// and the trusted verifier key.
+func checkpointsOf(t *testing.T, archiveDir, trust string) (notes [][]byte, vkey string) {
+	t.Helper()
+	tf, err := integrity.LoadTrustFile(trust)
+	require.NoError(t, err)
+	for _, f := range segmentFiles(t, archiveDir, "/checkpoints/checkpoint-") {
+		for _, l := range readLines(t, f) {
+			_, rec, err := integrity.ParseLine(l)
+			require.NoError(t, err)
+			ld, err := integrity.LogsFromCanonical(rec, nil)
+			require.NoError(t, err)
+			notes = append(notes, []byte(ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body().Str()))
+		}
+	}
+	return notes, tf.Keys[0]
 }
 
 func firstContaining(items []string, sub string) string {
