@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
@@ -26,16 +25,11 @@ func cmdKeygen(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, usageError{errors.New("--out is required")}
 	}
 	if *name == "" {
-		host, err := os.Hostname()
+		n, err := integrity.DefaultKeyName()
 		if err != nil {
 			return exitUsage, err
 		}
-		*name = "agentaudit-" + strings.Map(func(r rune) rune {
-			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
-				return r
-			}
-			return '-'
-		}, host)
+		*name = n
 	}
 	key, err := integrity.GenerateKey(*alg)
 	if err != nil {

@@ -3,10 +3,9 @@ package signerextension
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
 
 // ProviderFile loads the private key from a PEM file.
@@ -56,36 +55,8 @@ func (cfg *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("unknown provider %q (known providers: %s)", cfg.Provider, strings.Join(knownProviders, ", ")))
 	}
-	if cfg.KeyName != "" && !isValidKeyName(cfg.KeyName) {
+	if cfg.KeyName != "" && !integrity.ValidKeyName(cfg.KeyName) {
 		errs = append(errs, fmt.Errorf("key_name %q must be UTF-8 without spaces or '+'", cfg.KeyName))
 	}
 	return errors.Join(errs...)
-}
-
-// isValidKeyName is the signed-note rule for key names
-// (golang.org/x/mod/sumdb/note): non-empty UTF-8, no white space, no '+'.
-func isValidKeyName(name string) bool {
-	return name != "" && utf8.ValidString(name) &&
-		strings.IndexFunc(name, unicode.IsSpace) < 0 && !strings.Contains(name, "+")
-}
-
-// defaultKeyName is "agentaudit-" and the host name, with every character
-// outside [A-Za-z0-9._-] replaced by '-'.
-func defaultKeyName() (string, error) {
-	host, err := os.Hostname()
-	if err != nil {
-		return "", fmt.Errorf("key_name is not set and the host name is unknown (%w): set key_name", err)
-	}
-	return "agentaudit-" + sanitizeKeyName(host), nil
-}
-
-func sanitizeKeyName(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
-			return r
-		default:
-			return '-'
-		}
-	}, s)
 }

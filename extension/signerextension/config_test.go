@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,6 +13,8 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
+
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 
 	"github.com/agentaudit/otelcol-agentaudit/extension/signerextension/internal/metadata"
 )
@@ -135,14 +138,14 @@ func TestSanitizeKeyName(t *testing.T) {
 		"hôte":                  "h-te",
 		"DESKTOP-ABC/1:2@3\t4 ": "DESKTOP-ABC-1-2-3-4-",
 	} {
-		assert.Equal(t, want, sanitizeKeyName(in), in)
+		assert.Equal(t, want, strings.TrimPrefix(integrity.KeyNameForHost(in), "agentaudit-"), in)
 	}
 }
 
 func TestDefaultKeyName(t *testing.T) {
 	host, err := os.Hostname()
 	require.NoError(t, err)
-	want := "agentaudit-" + sanitizeKeyName(host)
+	want := integrity.KeyNameForHost(host)
 	require.True(t, isValidKeyName(want), want)
 
 	cfg := NewFactory().CreateDefaultConfig().(*Config)

@@ -2,11 +2,13 @@ package signerextension
 
 import (
 	"context"
+	"fmt"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension"
 
 	"github.com/agentaudit/otelcol-agentaudit/extension/signerextension/internal/metadata"
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
 
 // NewFactory creates the signer extension factory.
@@ -25,8 +27,8 @@ func create(_ context.Context, set extension.Settings, cfg component.Config) (ex
 	name := c.KeyName
 	if name == "" {
 		var err error
-		if name, err = defaultKeyName(); err != nil {
-			return nil, err
+		if name, err = integrity.DefaultKeyName(); err != nil {
+			return nil, fmt.Errorf("key_name is not set and the host name is unknown (%w): set key_name", err)
 		}
 	}
 	return newExtension(c, name, set.Logger), nil

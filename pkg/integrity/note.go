@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
@@ -47,7 +49,7 @@ const (
 // ed25519.PrivateKey or an *ecdsa.PrivateKey on P-256. name is the note key
 // name (no spaces or '+').
 func NewKeySigner(name string, key crypto.Signer) (Signer, error) {
-	if !isValidKeyName(name) {
+	if !ValidKeyName(name) {
 		return nil, fmt.Errorf("key name %q: must be non-empty UTF-8 without spaces or '+'", name)
 	}
 	switch k := key.(type) {
@@ -93,8 +95,34 @@ func vkeyHash(vkey string) uint32 {
 	return h
 }
 
-func isValidKeyName(name string) bool {
-	return name != "" && !strings.ContainsAny(name, "+ \t\n\r")
+// ValidKeyName is the signed-note rule for key names
+// (golang.org/x/mod/sumdb/note): non-empty UTF-8, no white space, no '+'.
+func ValidKeyName(name string) bool {
+	return name != "" && utf8.ValidString(name) &&
+		strings.IndexFunc(name, unicode.IsSpace) < 0 && !strings.Contains(name, "+")
+}
+
+// DefaultKeyName is the key name the signer extension and auditctl keygen
+// use when none is given: "agentaudit-" and the host name, every character
+// outside [A-Za-z0-9._-] replaced by '-'.
+func DefaultKeyName() (string, error) {
+	host, err := os.Hostname()
+	if err != nil {
+		return "", err
+	}
+	return KeyNameForHost(host), nil
+}
+
+// KeyNameForHost is DefaultKeyName for a given host name.
+func KeyNameForHost(host string) string {
+	return "agentaudit-" + strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			return r
+		default:
+			return '-'
+		}
+	}, host)
 }
 
 type ed25519Signer struct {
