@@ -146,7 +146,7 @@ func TestDefaultKeyName(t *testing.T) {
 	host, err := os.Hostname()
 	require.NoError(t, err)
 	want := integrity.KeyNameForHost(host)
-	require.True(t, isValidKeyName(want), want)
+	require.True(t, integrity.ValidKeyName(want), want)
 
 	cfg := NewFactory().CreateDefaultConfig().(*Config)
 	cfg.File.PrivateKey = writeKeyFile(t, genKey(t, "ed25519"), 0o600)
