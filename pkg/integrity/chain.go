@@ -132,6 +132,20 @@ func SplitLogID(logID string) (origin string, epoch uint64, err error) {
 	return logID[:i], epoch, nil
 }
 
+// OriginForHost turns a host name into a valid origin (the chain
+// processor's default): characters an origin may not hold become '-'.
+func OriginForHost(host string) string {
+	if host == "" {
+		return "unknown-host"
+	}
+	return strings.Map(func(r rune) rune {
+		if r <= ' ' || r == '+' || r == 0x7f {
+			return '-'
+		}
+		return r
+	}, host)
+}
+
 // ValidateOrigin checks that an origin can be a checkpoint origin line
 // (C2SP tlog-checkpoint: no spaces or '+', no newline) and a log id prefix.
 func ValidateOrigin(origin string) error {

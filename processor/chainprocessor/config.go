@@ -12,7 +12,8 @@ import (
 // Config is the chain processor's configuration.
 type Config struct {
 	// Origin names this collector's log; the log id and the checkpoint
-	// origin line are "<origin>/<epoch>". Default: the host name. It must be
+	// origin line are "<origin>/<epoch>". Default: the host name (spaces,
+	// control characters and '+' replaced by '-'). It must be
 	// unique among the collectors that write to one archive.
 	Origin string `mapstructure:"origin"`
 	// StreamAttributes picks a record's stream: the first of these present

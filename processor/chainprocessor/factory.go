@@ -43,7 +43,7 @@ func createLogs(_ context.Context, set processor.Settings, cfg component.Config,
 			if err != nil {
 				return nil, err
 			}
-			origin = host
+			origin = integrity.OriginForHost(host)
 		}
 		if err := integrity.ValidateOrigin(origin); err != nil {
 			return nil, err
