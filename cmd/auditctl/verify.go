@@ -318,10 +318,10 @@ func (v *verifier) readChainNotice(l *logAcc, rec []byte, where location) {
 	attrs := lr.Attributes()
 	switch lr.EventName() {
 	case integrity.EventEpochStart:
-		if r, ok := attrs.Get("agent_audit.chain.reason"); ok {
+		if r, ok := attrs.Get(integrity.AttrEpochReason); ok {
 			l.epochReason = r.AsString()
 		}
-		if p, ok := attrs.Get("agent_audit.chain.previous_log_id"); ok {
+		if p, ok := attrs.Get(integrity.AttrPrevLogID); ok {
 			l.prevLogID = p.AsString()
 		}
 	case integrity.EventVoid:
@@ -369,7 +369,7 @@ func (v *verifier) readPlain(rec []byte, where location) {
 }
 
 func (v *verifier) readKeyAnnouncement(lr plog.LogRecord, where location) {
-	vk, ok := lr.Attributes().Get("agent_audit.key.verifier_key")
+	vk, ok := lr.Attributes().Get(integrity.AttrKeyVerifierKey)
 	if !ok {
 		v.problems = append(v.problems, fmt.Sprintf("%s: key announcement without a verifier key", v.at(where)))
 		return
@@ -379,7 +379,7 @@ func (v *verifier) readKeyAnnouncement(lr plog.LogRecord, where location) {
 		v.problems = append(v.problems, fmt.Sprintf("%s: key announcement: %v", v.at(where), err))
 		return
 	}
-	alg, _ := lr.Attributes().Get("agent_audit.key.algorithm")
+	alg, _ := lr.Attributes().Get(integrity.AttrKeyAlgorithm)
 	id := fmt.Sprintf("%s+%08x", verifier.Name(), verifier.KeyHash())
 	if _, seen := v.keys[id]; !seen {
 		v.keyOrder = append(v.keyOrder, id)

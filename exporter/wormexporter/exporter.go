@@ -182,13 +182,13 @@ func (e *wormExporter) integrityObject(lr plog.LogRecord, canonical []byte) *seg
 	// which the verifier reports.
 	var key func(data []byte) string
 	if name == integrity.EventCheckpoint {
-		size, ok := lr.Attributes().Get("agent_audit.checkpoint.size")
+		size, ok := lr.Attributes().Get(integrity.AttrCheckpointSize)
 		if !ok || size.Type() != pcommon.ValueTypeInt || size.Int() < 0 {
 			return nil
 		}
 		key = func(data []byte) string { return archive.CheckpointKey(origin, epoch, uint64(size.Int()), data) }
 	} else {
-		keyName, ok := lr.Attributes().Get("agent_audit.key.name")
+		keyName, ok := lr.Attributes().Get(integrity.AttrKeyName)
 		if !ok || keyName.Type() != pcommon.ValueTypeStr {
 			return nil
 		}

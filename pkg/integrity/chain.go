@@ -48,9 +48,26 @@ const (
 	EventVoid = "agent_audit.chain.void"
 )
 
-// AttrVoidedRecords is the list on a void record: one map per voided record
-// with "index", "stream", "seq" and "link" (hex).
-const AttrVoidedRecords = "agent_audit.chain.voided"
+// Attributes of the records the integrity components emit.
+const (
+	// AttrVoidedRecords is the list on a void record: one map per voided
+	// record with "index", "stream", "seq" and "link" (hex).
+	AttrVoidedRecords = "agent_audit.chain.voided"
+	AttrVoidedCount   = "agent_audit.chain.voided_count"
+	AttrVoidedError   = "agent_audit.chain.voided_error"
+	// AttrEpochReason says why a log began (epoch start record).
+	AttrEpochReason = "agent_audit.chain.reason"
+	// AttrPrevLogID and AttrPrevSize name the log an epoch replaced, when known.
+	AttrPrevLogID = "agent_audit.chain.previous_log_id"
+	AttrPrevSize  = "agent_audit.chain.previous_size"
+
+	AttrCheckpointSize = "agent_audit.checkpoint.size"
+	AttrCheckpointRoot = "agent_audit.checkpoint.root"
+	AttrKeyName        = "agent_audit.key.name"
+	AttrKeyVerifierKey = "agent_audit.key.verifier_key"
+	AttrKeyAlgorithm   = "agent_audit.key.algorithm"
+	AttrKeyPublicKey   = "agent_audit.key.public_key"
+)
 
 // CollectorStream is the stream of the records the chain processor writes
 // itself (epoch starts, void notices).

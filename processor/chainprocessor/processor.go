@@ -34,15 +34,6 @@ const (
 	ReasonStateWriteFailed = "state_write_failed"
 )
 
-// Attributes of the records the chain processor writes.
-const (
-	attrReason       = "agent_audit.chain.reason"
-	attrPrevLogID    = "agent_audit.chain.previous_log_id"
-	attrPrevSize     = "agent_audit.chain.previous_size"
-	attrVoidedCount  = "agent_audit.chain.voided_count"
-	attrVoidedReason = "agent_audit.chain.voided_error"
-)
-
 // errEpochAbandoned fails a batch chained in an epoch whose state could not
 // be written; the next batch starts a new epoch.
 var errEpochAbandoned = errors.New("chain state of this epoch could not be written; the batch must be sent again")
@@ -214,10 +205,10 @@ func (c *chainLog) startEpochLocked(reason, prevLogID string, prevSize uint64) {
 
 	ld, lr := newNotice(integrity.EventEpochStart, plog.SeverityNumberWarn)
 	lr.Body().SetStr(fmt.Sprintf("New log %s started: %s.", c.logID, reason))
-	lr.Attributes().PutStr(attrReason, reason)
+	lr.Attributes().PutStr(integrity.AttrEpochReason, reason)
 	if prevLogID != "" {
-		lr.Attributes().PutStr(attrPrevLogID, prevLogID)
-		lr.Attributes().PutInt(attrPrevSize, int64(prevSize))
+		lr.Attributes().PutStr(integrity.AttrPrevLogID, prevLogID)
+		lr.Attributes().PutInt(integrity.AttrPrevSize, int64(prevSize))
 	}
 	c.chainNoticeLocked(ld)
 }
@@ -497,13 +488,13 @@ func (c *chainLog) void(items []item, cause error) {
 	}
 	ld, lr := newNotice(integrity.EventVoid, plog.SeverityNumberWarn)
 	lr.Body().SetStr(fmt.Sprintf("%d chained records were refused downstream; their senders were told to retry.", len(items)))
-	lr.Attributes().PutInt(attrVoidedCount, int64(len(items)))
+	lr.Attributes().PutInt(integrity.AttrVoidedCount, int64(len(items)))
 	msg := cause.Error()
 	if len(msg) > 512 {
 		// Cut on a rune boundary: an attribute string must be valid UTF-8.
 		msg = strings.ToValidUTF8(msg[:512], "")
 	}
-	lr.Attributes().PutStr(attrVoidedReason, msg)
+	lr.Attributes().PutStr(integrity.AttrVoidedError, msg)
 	list := lr.Attributes().PutEmptySlice(integrity.AttrVoidedRecords)
 	for i := range items {
 		h := &items[i].header

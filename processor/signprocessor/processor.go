@@ -20,16 +20,6 @@ import (
 	"github.com/agentaudit/otelcol-agentaudit/processor/signprocessor/internal/metadata"
 )
 
-// Attributes of checkpoint and key-announcement records.
-const (
-	AttrCheckpointSize = "agent_audit.checkpoint.size"
-	AttrCheckpointRoot = "agent_audit.checkpoint.root"
-	AttrKeyName        = "agent_audit.key.name"
-	AttrKeyVerifierKey = "agent_audit.key.verifier_key"
-	AttrKeyAlgorithm   = "agent_audit.key.algorithm"
-	AttrKeyPublicKey   = "agent_audit.key.public_key"
-)
-
 type logState struct {
 	latest integrity.TreeHead // the largest head seen
 	signed uint64             // size of the last checkpoint emitted
@@ -185,9 +175,9 @@ func (p *signProcessor) signRound(ctx context.Context) error {
 		lr.SetSeverityNumber(plog.SeverityNumberInfo)
 		lr.Body().SetStr(string(note))
 		lr.Attributes().PutStr(integrity.AttrLogID, th.LogID)
-		lr.Attributes().PutInt(AttrCheckpointSize, int64(th.Size))
-		lr.Attributes().PutStr(AttrCheckpointRoot, base64.StdEncoding.EncodeToString(th.Root[:]))
-		lr.Attributes().PutStr(AttrKeyName, p.signer.Name())
+		lr.Attributes().PutInt(integrity.AttrCheckpointSize, int64(th.Size))
+		lr.Attributes().PutStr(integrity.AttrCheckpointRoot, base64.StdEncoding.EncodeToString(th.Root[:]))
+		lr.Attributes().PutStr(integrity.AttrKeyName, p.signer.Name())
 	}
 	if sl.LogRecords().Len() > 0 {
 		if err := p.next.ConsumeLogs(ctx, ld); err != nil {
@@ -228,10 +218,10 @@ func (p *signProcessor) appendAnnouncement(lr plog.LogRecord, logID string, now 
 	lr.SetSeverityNumber(plog.SeverityNumberInfo)
 	lr.Body().SetStr(fmt.Sprintf("Checkpoints of %s are signed with key %s (%s).", logID, p.signer.Name(), p.signer.Algorithm()))
 	lr.Attributes().PutStr(integrity.AttrLogID, logID)
-	lr.Attributes().PutStr(AttrKeyName, p.signer.Name())
-	lr.Attributes().PutStr(AttrKeyVerifierKey, p.signer.VerifierKey())
-	lr.Attributes().PutStr(AttrKeyAlgorithm, p.signer.Algorithm())
-	lr.Attributes().PutStr(AttrKeyPublicKey, string(pub))
+	lr.Attributes().PutStr(integrity.AttrKeyName, p.signer.Name())
+	lr.Attributes().PutStr(integrity.AttrKeyVerifierKey, p.signer.VerifierKey())
+	lr.Attributes().PutStr(integrity.AttrKeyAlgorithm, p.signer.Algorithm())
+	lr.Attributes().PutStr(integrity.AttrKeyPublicKey, string(pub))
 	return nil
 }
 

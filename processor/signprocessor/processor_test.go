@@ -205,10 +205,10 @@ func verifyCheckpoint(t *testing.T, lr plog.LogRecord, signer integrity.Signer, 
 	assert.Equal(t, []string{fmt.Sprintf("%s+%08x", signer.Name(), signer.KeyHash())}, cp.Signers)
 
 	assert.Equal(t, want.LogID, attrStr(t, lr, integrity.AttrLogID))
-	size, _ := lr.Attributes().Get(AttrCheckpointSize)
+	size, _ := lr.Attributes().Get(integrity.AttrCheckpointSize)
 	assert.Equal(t, int64(want.Size), size.Int())
-	assert.Equal(t, base64.StdEncoding.EncodeToString(want.Root[:]), attrStr(t, lr, AttrCheckpointRoot))
-	assert.Equal(t, signer.Name(), attrStr(t, lr, AttrKeyName))
+	assert.Equal(t, base64.StdEncoding.EncodeToString(want.Root[:]), attrStr(t, lr, integrity.AttrCheckpointRoot))
+	assert.Equal(t, signer.Name(), attrStr(t, lr, integrity.AttrKeyName))
 
 	// Another key does not verify it.
 	other, err := integrity.GenerateKey("ed25519")
@@ -224,11 +224,11 @@ func verifyCheckpoint(t *testing.T, lr plog.LogRecord, signer integrity.Signer, 
 func verifyAnnouncement(t *testing.T, lr plog.LogRecord, signer integrity.Signer, logID string) {
 	t.Helper()
 	assert.Equal(t, integrity.EventKeyAnnouncement, lr.EventName())
-	assert.Equal(t, signer.VerifierKey(), attrStr(t, lr, AttrKeyVerifierKey))
-	assert.Equal(t, signer.Name(), attrStr(t, lr, AttrKeyName))
-	assert.Equal(t, signer.Algorithm(), attrStr(t, lr, AttrKeyAlgorithm))
+	assert.Equal(t, signer.VerifierKey(), attrStr(t, lr, integrity.AttrKeyVerifierKey))
+	assert.Equal(t, signer.Name(), attrStr(t, lr, integrity.AttrKeyName))
+	assert.Equal(t, signer.Algorithm(), attrStr(t, lr, integrity.AttrKeyAlgorithm))
 	assert.Equal(t, logID, attrStr(t, lr, integrity.AttrLogID))
-	block, _ := pem.Decode([]byte(attrStr(t, lr, AttrKeyPublicKey)))
+	block, _ := pem.Decode([]byte(attrStr(t, lr, integrity.AttrKeyPublicKey)))
 	require.NotNil(t, block)
 	assert.Equal(t, "PUBLIC KEY", block.Type)
 	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
@@ -516,7 +516,7 @@ func TestConcurrentBatches(t *testing.T) {
 	require.NotEmpty(t, cps)
 	var last int64
 	for _, cp := range cps {
-		sz, _ := cp.Attributes().Get(AttrCheckpointSize)
+		sz, _ := cp.Attributes().Get(integrity.AttrCheckpointSize)
 		require.Greater(t, sz.Int(), last, "checkpoint sizes only grow")
 		last = sz.Int()
 		verifyCheckpoint(t, cp, signer, head("o/1", uint64(sz.Int())))
