@@ -48,7 +48,7 @@ func buildArchive(tb testing.TB, n, streams int) (dir, trust string) {
 		lr := sl.LogRecords().AppendEmpty()
 		lr.SetEventName(event)
 		set(lr)
-		return integrity.AppendLine(nil, nil, integrity.AppendCanonical(nil, rl.Resource(), sl.Scope(), "", "", lr))
+		return integrity.AppendLine(nil, nil, integrity.AppendCanonical(nil, rl, sl, lr))
 	}
 	const logID = "bench-host/1"
 	write("bench-host/1/checkpoints/key-bench.ndjson", plain(integrity.EventKeyAnnouncement, func(lr plog.LogRecord) {
@@ -75,7 +75,7 @@ func buildArchive(tb testing.TB, n, streams int) (dir, trust string) {
 		lr.Attributes().PutStr("session.id", fmt.Sprint("s", s))
 		lr.Attributes().PutStr("agent_audit.event.id", fmt.Sprint("evt-", i))
 		lr.Attributes().PutStr("pad", strings.Repeat("x", 880))
-		c := integrity.AppendCanonical(nil, rl.Resource(), sl.Scope(), "", "", lr)
+		c := integrity.AppendCanonical(nil, rl, sl, lr)
 		h := &heads[s]
 		prev := integrity.Hash{}
 		if h.Seq > 0 {

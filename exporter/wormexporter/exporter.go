@@ -86,7 +86,7 @@ func (e *wormExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	for _, rl := range ld.ResourceLogs().All() {
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
-				canonical = integrity.AppendCanonical(canonical[:0], rl.Resource(), sl.Scope(), rl.SchemaUrl(), sl.SchemaUrl(), lr)
+				canonical = integrity.AppendCanonical(canonical[:0], rl, sl, lr)
 				if seg := e.integrityObject(lr, canonical); seg != nil {
 					singles = append(singles, seg)
 					continue

@@ -71,7 +71,7 @@ func record(ld plog.Logs, session string, seq int64) plog.LogRecord {
 		lr.Attributes().PutStr("session.id", session)
 	}
 	if seq >= 0 {
-		c := integrity.AppendCanonical(nil, rl.Resource(), sl.Scope(), "", "", lr)
+		c := integrity.AppendCanonical(nil, rl, sl, lr)
 		h := integrity.ChainHeader{Digest: integrity.RecordDigest(c), Index: uint64(seq), Log: "o1/5", Seq: uint64(seq), Stream: session}
 		h.SetAttributes(lr.Attributes())
 	}

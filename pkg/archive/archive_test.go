@@ -118,7 +118,7 @@ func TestDecodeSegment(t *testing.T) {
 	lr.Attributes().PutDouble("ratio", 0.1)
 	lr.Body().SetStr("line1\nline2")
 
-	c := integrity.AppendCanonical(nil, rl.Resource(), sl.Scope(), "", "", lr)
+	c := integrity.AppendCanonical(nil, rl, sl, lr)
 	h := &integrity.ChainHeader{Digest: integrity.RecordDigest(c), Log: "o/1", Seq: 1, Stream: "s"}
 	data := integrity.AppendLine(integrity.AppendLine(nil, h, c), nil, c)
 	assert.Equal(t, 2, strings.Count(string(data), "\n"), "one record is one line")

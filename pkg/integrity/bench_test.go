@@ -46,12 +46,12 @@ func BenchmarkChainRecord(b *testing.B) {
 	log := NewMerkleLog()
 	var prev Hash
 	buf := make([]byte, 0, 4096)
-	buf = AppendCanonical(buf, rl.Resource(), sl.Scope(), "", "", lr)
+	buf = AppendCanonical(buf, rl, sl, lr)
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	seq := uint64(0)
 	for b.Loop() {
-		buf = AppendCanonical(buf[:0], rl.Resource(), sl.Scope(), "", "", lr)
+		buf = AppendCanonical(buf[:0], rl, sl, lr)
 		digest := RecordDigest(buf)
 		seq++
 		prev = Link("host-1/1", "5b1d8a7e-3c2f-4e9a-b6d0-91f4c2a7e830", seq, prev, digest)
@@ -65,11 +65,11 @@ func BenchmarkCanonical(b *testing.B) {
 	rl := ld.ResourceLogs().At(0)
 	sl := rl.ScopeLogs().At(0)
 	lr := sl.LogRecords().At(0)
-	buf := AppendCanonical(nil, rl.Resource(), sl.Scope(), "", "", lr)
+	buf := AppendCanonical(nil, rl, sl, lr)
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendCanonical(buf[:0], rl.Resource(), sl.Scope(), "", "", lr)
+		buf = AppendCanonical(buf[:0], rl, sl, lr)
 	}
 }
 
@@ -78,7 +78,7 @@ func BenchmarkSHA256(b *testing.B) {
 	ld := benchRecord()
 	rl := ld.ResourceLogs().At(0)
 	sl := rl.ScopeLogs().At(0)
-	buf := AppendCanonical(nil, rl.Resource(), sl.Scope(), "", "", sl.LogRecords().At(0))
+	buf := AppendCanonical(nil, rl, sl, sl.LogRecords().At(0))
 	b.SetBytes(int64(len(buf)))
 	for b.Loop() {
 		sha256.Sum256(buf)

@@ -61,19 +61,10 @@ func IsIntegrityAttribute(name string) bool {
 // its first value (as pcommon.Map.Get does). Invalid UTF-8 becomes U+FFFD.
 //
 // The function never fails: every record has a canonical form.
-func AppendCanonical(buf []byte, res pcommon.Resource, scope pcommon.InstrumentationScope, resSchemaURL, scopeSchemaURL string, lr plog.LogRecord) []byte {
+func AppendCanonical(buf []byte, rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.LogRecord) []byte {
 	// Keys in JCS order (sorted by UTF-16 code units; all ASCII here).
 	buf = append(buf, '{')
-	first := true
-	key := func(k string) {
-		if !first {
-			buf = append(buf, ',')
-		}
-		first = false
-		buf = append(buf, '"')
-		buf = append(buf, k...)
-		buf = append(buf, '"', ':')
-	}
+	key := objectKeys(&buf)
 	if lr.Attributes().Len() > 0 && hasNonIntegrity(lr.Attributes()) {
 		key("attributes")
 		buf = appendMap(buf, lr.Attributes(), true)
@@ -99,9 +90,9 @@ func AppendCanonical(buf []byte, res pcommon.Resource, scope pcommon.Instrumenta
 		buf = appendQuotedUint(buf, uint64(t))
 	}
 	key("resource")
-	buf = appendResource(buf, res, resSchemaURL)
+	buf = appendResource(buf, rl.Resource(), rl.SchemaUrl())
 	key("scope")
-	buf = appendScope(buf, scope, scopeSchemaURL)
+	buf = appendScope(buf, sl.Scope(), sl.SchemaUrl())
 	if n := lr.SeverityNumber(); n != 0 {
 		key("severity_number")
 		buf = strconv.AppendInt(buf, int64(n), 10)
@@ -127,27 +118,34 @@ func AppendCanonical(buf []byte, res pcommon.Resource, scope pcommon.Instrumenta
 	return append(buf, '}')
 }
 
+// objectKeys returns a function that writes the next key of a JSON object
+// being appended to *buf, with the comma before every key but the first.
+func objectKeys(buf *[]byte) func(k string) {
+	first := true
+	return func(k string) {
+		if !first {
+			*buf = append(*buf, ',')
+		}
+		first = false
+		*buf = append(*buf, '"')
+		*buf = append(*buf, k...)
+		*buf = append(*buf, '"', ':')
+	}
+}
+
 func appendResource(buf []byte, res pcommon.Resource, schemaURL string) []byte {
 	buf = append(buf, '{')
-	sep := false
+	key := objectKeys(&buf)
 	if res.Attributes().Len() > 0 {
-		buf = append(buf, `"attributes":`...)
+		key("attributes")
 		buf = appendMap(buf, res.Attributes(), false)
-		sep = true
 	}
 	if n := res.DroppedAttributesCount(); n != 0 {
-		if sep {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, `"dropped_attributes_count":`...)
+		key("dropped_attributes_count")
 		buf = strconv.AppendUint(buf, uint64(n), 10)
-		sep = true
 	}
 	if schemaURL != "" {
-		if sep {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, `"schema_url":`...)
+		key("schema_url")
 		buf = appendString(buf, schemaURL)
 	}
 	return append(buf, '}')
@@ -155,34 +153,25 @@ func appendResource(buf []byte, res pcommon.Resource, schemaURL string) []byte {
 
 func appendScope(buf []byte, scope pcommon.InstrumentationScope, schemaURL string) []byte {
 	buf = append(buf, '{')
-	sep := false
-	field := func(k string) {
-		if sep {
-			buf = append(buf, ',')
-		}
-		sep = true
-		buf = append(buf, '"')
-		buf = append(buf, k...)
-		buf = append(buf, '"', ':')
-	}
+	key := objectKeys(&buf)
 	if scope.Attributes().Len() > 0 {
-		field("attributes")
+		key("attributes")
 		buf = appendMap(buf, scope.Attributes(), false)
 	}
 	if n := scope.DroppedAttributesCount(); n != 0 {
-		field("dropped_attributes_count")
+		key("dropped_attributes_count")
 		buf = strconv.AppendUint(buf, uint64(n), 10)
 	}
 	if s := scope.Name(); s != "" {
-		field("name")
+		key("name")
 		buf = appendString(buf, s)
 	}
 	if schemaURL != "" {
-		field("schema_url")
+		key("schema_url")
 		buf = appendString(buf, schemaURL)
 	}
 	if s := scope.Version(); s != "" {
-		field("version")
+		key("version")
 		buf = appendString(buf, s)
 	}
 	return append(buf, '}')

@@ -33,7 +33,7 @@ func FuzzCanonical(f *testing.F) {
 			lr.Attributes().PutStr("body", body)
 			rl.Resource().Attributes().PutStr(body, stream)
 		}
-		c := AppendCanonical(nil, rl.Resource(), sl.Scope(), "", "", lr)
+		c := AppendCanonical(nil, rl, sl, lr)
 		again, err := jcs.Transform(c)
 		if err != nil {
 			t.Fatalf("canonical form is not JSON: %v\n%s", err, c)
@@ -47,7 +47,7 @@ func FuzzCanonical(f *testing.F) {
 		}
 		brl := back.ResourceLogs().At(0)
 		bsl := brl.ScopeLogs().At(0)
-		if c2 := AppendCanonical(nil, brl.Resource(), bsl.Scope(), "", "", bsl.LogRecords().At(0)); !bytes.Equal(c, c2) {
+		if c2 := AppendCanonical(nil, brl, bsl, bsl.LogRecords().At(0)); !bytes.Equal(c, c2) {
 			t.Fatalf("round trip changed the canonical form:\n %s\n %s", c, c2)
 		}
 		h := &ChainHeader{Digest: RecordDigest(c), Index: 1, Log: logID, Seq: 2, Stream: stream}

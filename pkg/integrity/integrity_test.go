@@ -70,7 +70,7 @@ func sampleLogs() plog.Logs {
 func canonicalOf(ld plog.Logs) []byte {
 	rl := ld.ResourceLogs().At(0)
 	sl := rl.ScopeLogs().At(0)
-	return AppendCanonical(nil, rl.Resource(), sl.Scope(), rl.SchemaUrl(), sl.SchemaUrl(), sl.LogRecords().At(0))
+	return AppendCanonical(nil, rl, sl, sl.LogRecords().At(0))
 }
 
 func TestCanonicalIsJCS(t *testing.T) {
@@ -151,7 +151,7 @@ func TestCanonicalDuplicateKeysAndBadUTF8(t *testing.T) {
 	// a bad string is the way such values arrive from protobuf.
 	lr.Attributes().PutStr("bad\xffkey", "bad\xc3value")
 	lr.Body().SetStr("\xed\xa0\x80 surrogate")
-	c := AppendCanonical(nil, rl.Resource(), rl.ScopeLogs().At(0).Scope(), "", "", lr)
+	c := AppendCanonical(nil, rl, rl.ScopeLogs().At(0), lr)
 	again, err := jcs.Transform(c)
 	require.NoError(t, err)
 	assert.Equal(t, string(again), string(c))

@@ -140,7 +140,7 @@ func records(_ *testing.T, lds ...plog.Logs) []outRecord {
 					lr := sl.LogRecords().At(k)
 					h, ok, err := integrity.HeaderFromAttributes(lr.Attributes())
 					out = append(out, outRecord{
-						canonical: integrity.AppendCanonical(nil, rl.Resource(), sl.Scope(), rl.SchemaUrl(), sl.SchemaUrl(), lr),
+						canonical: integrity.AppendCanonical(nil, rl, sl, lr),
 						header:    h,
 						chained:   ok,
 						headerErr: err,

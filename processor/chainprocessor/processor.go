@@ -233,7 +233,7 @@ func (c *chainLog) chainNoticeLocked(ld plog.Logs) {
 	rl := ld.ResourceLogs().At(0)
 	sl := rl.ScopeLogs().At(0)
 	lr := sl.LogRecords().At(0)
-	canonical := integrity.AppendCanonical(nil, rl.Resource(), sl.Scope(), rl.SchemaUrl(), sl.SchemaUrl(), lr)
+	canonical := integrity.AppendCanonical(nil, rl, sl, lr)
 	h := c.appendLocked(integrity.CollectorStream, sha256.Sum256(canonical))
 	h.SetAttributes(lr.Attributes())
 	c.pending = append(c.pending, &notice{logs: ld})
@@ -407,7 +407,7 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 					refused = fmt.Errorf("record %d has event name %q, which only the collector's integrity components may write", len(items), lr.EventName())
 					break
 				}
-				*bp = integrity.AppendCanonical((*bp)[:0], rl.Resource(), sl.Scope(), rl.SchemaUrl(), sl.SchemaUrl(), lr)
+				*bp = integrity.AppendCanonical((*bp)[:0], rl, sl, lr)
 				items = append(items, item{lr: lr, stream: c.streamOf(rl.Resource(), lr), digest: sha256.Sum256(*bp)})
 			}
 		}

@@ -635,7 +635,7 @@ func TestChainedRecordsPassThroughUntouched(t *testing.T) {
 	rec := sl.LogRecords().AppendEmpty()
 	rec.Body().SetStr("chained upstream")
 	h := integrity.ChainHeader{
-		Digest: integrity.RecordDigest(integrity.AppendCanonical(nil, upstream.Resource(), sl.Scope(), "", "", rec)),
+		Digest: integrity.RecordDigest(integrity.AppendCanonical(nil, upstream, sl, rec)),
 		Index:  2, Log: "upstream/7", Seq: 2, Stream: "x",
 	}
 	h.SetAttributes(rec.Attributes())
