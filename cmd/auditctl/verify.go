@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"golang.org/x/mod/sumdb/note"
@@ -230,11 +228,7 @@ type pendingLeaf struct {
 
 // placeLeaves builds the log's leaf table from the leaves read, finding
 // identical duplicates and equivocation.
-func (v *verifier) placeLeaves(l *logAcc) {
-	var sealed uint64
-	for _, c := range l.checkpoints {
-		sealed = max(sealed, c.cp.Size)
-	}
+func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 	known := uint64(len(l.pending))
 	for _, vl := range l.voids {
 		known += uint64(len(vl.entries))
@@ -436,18 +430,16 @@ func (v *verifier) checkpointVerifiers() note.Verifiers {
 }
 
 func (v *verifier) finishLog(l *logAcc) {
-	v.placeLeaves(l)
-
 	slices.SortFunc(l.checkpoints, func(a, b checkpointAcc) int { return cmp.Compare(a.cp.Size, b.cp.Size) })
 	var sealed uint64
 	if n := len(l.checkpoints); n > 0 {
 		sealed = l.checkpoints[n-1].cp.Size
 	}
+	v.placeLeaves(l, sealed)
 	size := max(uint64(len(l.leaves)), sealed)
 
 	// Walk the leaves in order, recomputing the root at every checkpoint.
-	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	rng := rf.NewEmptyRange(0)
+	tree := integrity.NewMerkleLog()
 	firstMissing := int64(-1)
 	var missingRuns []string
 	runStart := int64(-1)
@@ -465,14 +457,7 @@ func (v *verifier) finishLog(l *logAcc) {
 			if firstMissing >= 0 {
 				continue // reported with the missing leaves
 			}
-			var root integrity.Hash
-			if upto == 0 {
-				copy(root[:], rfc6962.DefaultHasher.EmptyRoot())
-			} else {
-				r, _ := rng.GetRootHash(nil)
-				copy(root[:], r)
-			}
-			if root != c.cp.Root {
+			if tree.Root() != c.cp.Root {
 				l.problems = append(l.problems, fmt.Sprintf("checkpoint %s at size %d: the records do not hash to its root (records changed, removed, inserted or reordered)", v.at(c.where), upto))
 			}
 		}
@@ -494,7 +479,7 @@ func (v *verifier) finishLog(l *logAcc) {
 		} else {
 			closeRun(i)
 			if firstMissing < 0 {
-				_ = rng.Append(integrity.LeafHash(lf.link), nil)
+				tree.Append(lf.link)
 			}
 			if i >= sealed && lf.state == leafPresent {
 				lf.stream.unsealed++

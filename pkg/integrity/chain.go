@@ -262,12 +262,3 @@ func (l *MerkleLog) Hashes() [][]byte {
 	}
 	return out
 }
-
-// Clone returns an independent copy.
-func (l *MerkleLog) Clone() *MerkleLog {
-	c, err := RestoreMerkleLog(l.Size(), l.Hashes())
-	if err != nil {
-		panic(err)
-	}
-	return c
-}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 )
 
 // LeafTree is a log's tree held as its leaf hashes, for the verifier side:
@@ -21,27 +20,11 @@ func NewLeafTree(leaves [][]byte) *LeafTree { return &LeafTree{leaves: leaves} }
 
 // Root is the root hash of the first size leaves.
 func (t *LeafTree) Root(size uint64) Hash {
-	var h Hash
-	if size == 0 {
-		copy(h[:], rfc6962.DefaultHasher.EmptyRoot())
-		return h
+	l := NewMerkleLog()
+	for _, leaf := range t.leaves[:size] {
+		l.AppendLeafHash(leaf)
 	}
-	copy(h[:], t.rangeRoot(size))
-	return h
-}
-
-func (t *LeafTree) rangeRoot(end uint64) []byte {
-	r := rangeFactory.NewEmptyRange(0)
-	for i := uint64(0); i < end; i++ {
-		if err := r.Append(t.leaves[i], nil); err != nil {
-			panic(err)
-		}
-	}
-	root, err := r.GetRootHash(nil)
-	if err != nil {
-		panic(err)
-	}
-	return root
+	return l.Root()
 }
 
 // nodeHash is the hash of a node of the tree, a perfect subtree.
