@@ -108,7 +108,7 @@ func (e *wormExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 					}
 					gk = groupKey{logID: h.Log, stream: h.Stream, chained: true}
 				} else {
-					gk = groupKey{stream: e.streamOf(rl.Resource().Attributes(), lr.Attributes())}
+					gk = groupKey{stream: integrity.StreamOf(e.cfg.StreamAttributes, rl.Resource().Attributes(), lr.Attributes())}
 				}
 				seg, ok := groups[gk]
 				if !ok {
@@ -236,18 +236,4 @@ func (e *wormExporter) write(ctx context.Context, seg *segment) error {
 	e.telemetry.ExporterWormSegmentsWritten.Add(ctx, 1)
 	e.telemetry.ExporterWormBytesWritten.Add(ctx, int64(len(data)))
 	return nil
-}
-
-// streamOf names a record's stream: the first configured attribute present
-// on the record, else on its resource. Records with none share stream "".
-func (e *wormExporter) streamOf(resource, record pcommon.Map) string {
-	for _, name := range e.cfg.StreamAttributes {
-		if v, ok := record.Get(name); ok {
-			return v.AsString()
-		}
-		if v, ok := resource.Get(name); ok {
-			return v.AsString()
-		}
-	}
-	return ""
 }

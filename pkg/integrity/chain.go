@@ -10,6 +10,7 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
 // Integrity attributes the chain processor writes on every record. The
@@ -78,6 +79,22 @@ const CollectorStream = "@collector"
 func IsReservedEventName(name string) bool {
 	return name == EventCheckpoint || name == EventKeyAnnouncement ||
 		strings.HasPrefix(name, "agent_audit.chain.") || strings.HasPrefix(name, "agent_audit.key.")
+}
+
+// StreamOf names a record's stream: the value of the first of names present
+// on the record's attributes, else on its resource's; "" when none is.
+// The chain processor and the worm exporter (for unchained records) both
+// choose streams this way.
+func StreamOf(names []string, resource, record pcommon.Map) string {
+	for _, name := range names {
+		if v, ok := record.Get(name); ok {
+			return v.AsString()
+		}
+		if v, ok := resource.Get(name); ok {
+			return v.AsString()
+		}
+	}
+	return ""
 }
 
 // Hash is a SHA-256 value.

@@ -373,18 +373,6 @@ type item struct {
 	header integrity.ChainHeader
 }
 
-func (c *chainLog) streamOf(res pcommon.Resource, lr plog.LogRecord) string {
-	for _, name := range c.cfg.StreamAttributes {
-		if v, ok := lr.Attributes().Get(name); ok {
-			return v.AsString()
-		}
-		if v, ok := res.Attributes().Get(name); ok {
-			return v.AsString()
-		}
-	}
-	return ""
-}
-
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs) error {
@@ -408,7 +396,7 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 					break
 				}
 				*bp = integrity.AppendCanonical((*bp)[:0], rl, sl, lr)
-				items = append(items, item{lr: lr, stream: c.streamOf(rl.Resource(), lr), digest: sha256.Sum256(*bp)})
+				items = append(items, item{lr: lr, stream: integrity.StreamOf(c.cfg.StreamAttributes, rl.Resource().Attributes(), lr.Attributes()), digest: sha256.Sum256(*bp)})
 			}
 		}
 	}
