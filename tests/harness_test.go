@@ -25,7 +25,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/agentaudit/otelcol-agentaudit/pkg/archive"
-	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
 
 // binary is the collector under test: $AGENTAUDIT_BIN (set by make e2e), or
@@ -64,18 +63,12 @@ func TestMain(m *testing.M) {
 }
 
 // writeKey makes the checkpoint signing key the test configs use
-// (Dir/keys/e2e.key) and the trust file auditors would get (Dir/keys/trust.txt).
+// (Dir/keys/e2e.key) and the trust file auditors would get
+// (Dir/keys/trust.txt), with auditctl keygen as an operator would.
 func writeKey(t testing.TB, dir, algorithm string) {
 	t.Helper()
-	key, err := integrity.GenerateKey(algorithm)
-	require.NoError(t, err)
-	signer, err := integrity.NewKeySigner("e2e", key)
-	require.NoError(t, err)
-	pemData, err := integrity.MarshalPrivateKeyPEM(key)
-	require.NoError(t, err)
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "keys"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "keys", "e2e.key"), pemData, 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "keys", "trust.txt"), integrity.TrustFileText("e2e", signer.VerifierKey()), 0o644))
+	out, code := runAuditctl(t, "keygen", "--out", filepath.Join(dir, "keys"), "--name", "e2e", "--algorithm", algorithm)
+	require.Equal(t, 0, code, out)
 }
 
 // runAuditctl runs auditctl and returns its stdout and exit status.
