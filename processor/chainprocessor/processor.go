@@ -214,18 +214,8 @@ func (c *chainLog) startEpochLocked(reason, prevLogID string, prevSize uint64) {
 }
 
 func newNotice(event string, sev plog.SeverityNumber) (plog.Logs, plog.LogRecord) {
-	ld := plog.NewLogs()
-	rl := ld.ResourceLogs().AppendEmpty()
-	rl.Resource().Attributes().PutStr("service.name", "otelcol-agentaudit")
-	sl := rl.ScopeLogs().AppendEmpty()
-	sl.Scope().SetName(metadata.ScopeName)
-	lr := sl.LogRecords().AppendEmpty()
-	now := pcommon.NewTimestampFromTime(time.Now())
-	lr.SetTimestamp(now)
-	lr.SetObservedTimestamp(now)
-	lr.SetEventName(event)
-	lr.SetSeverityNumber(sev)
-	return ld, lr
+	ld, sl := integrity.NewCollectorBatch(metadata.ScopeName)
+	return ld, integrity.AppendCollectorRecord(sl, event, sev, pcommon.NewTimestampFromTime(time.Now()))
 }
 
 // chainNoticeLocked chains a record of the processor's own and queues it.

@@ -145,14 +145,10 @@ func (p *signProcessor) signRound(ctx context.Context) error {
 	if len(heads) == 0 {
 		return nil
 	}
-	ld := plog.NewLogs()
-	rl := ld.ResourceLogs().AppendEmpty()
-	rl.Resource().Attributes().PutStr("service.name", "otelcol-agentaudit")
-	sl := rl.ScopeLogs().AppendEmpty()
-	sl.Scope().SetName(metadata.ScopeName)
+	ld, sl := integrity.NewCollectorBatch(metadata.ScopeName)
 	now := pcommon.NewTimestampFromTime(time.Now())
 	if announce {
-		if err := p.appendAnnouncement(sl.LogRecords().AppendEmpty(), heads[0].LogID, now); err != nil {
+		if err := p.appendAnnouncement(sl, heads[0].LogID, now); err != nil {
 			p.telemetry.ProcessorSignFailures.Add(ctx, 1)
 			return err
 		}
@@ -168,11 +164,7 @@ func (p *signProcessor) signRound(ctx context.Context) error {
 			continue
 		}
 		signed = append(signed, th)
-		lr := sl.LogRecords().AppendEmpty()
-		lr.SetTimestamp(now)
-		lr.SetObservedTimestamp(now)
-		lr.SetEventName(integrity.EventCheckpoint)
-		lr.SetSeverityNumber(plog.SeverityNumberInfo)
+		lr := integrity.AppendCollectorRecord(sl, integrity.EventCheckpoint, plog.SeverityNumberInfo, now)
 		lr.Body().SetStr(string(note))
 		lr.Attributes().PutStr(integrity.AttrLogID, th.LogID)
 		lr.Attributes().PutInt(integrity.AttrCheckpointSize, int64(th.Size))
@@ -207,15 +199,12 @@ func (p *signProcessor) signRound(ctx context.Context) error {
 // appendAnnouncement writes the record that puts the signing key into the
 // trail before its first checkpoint: name, verifier key and public key, so
 // an auditor sees which key signed and since when.
-func (p *signProcessor) appendAnnouncement(lr plog.LogRecord, logID string, now pcommon.Timestamp) error {
+func (p *signProcessor) appendAnnouncement(sl plog.ScopeLogs, logID string, now pcommon.Timestamp) error {
 	pub, err := integrity.MarshalPublicKeyPEM(p.signer.Public())
 	if err != nil {
 		return fmt.Errorf("key announcement: %w", err)
 	}
-	lr.SetTimestamp(now)
-	lr.SetObservedTimestamp(now)
-	lr.SetEventName(integrity.EventKeyAnnouncement)
-	lr.SetSeverityNumber(plog.SeverityNumberInfo)
+	lr := integrity.AppendCollectorRecord(sl, integrity.EventKeyAnnouncement, plog.SeverityNumberInfo, now)
 	lr.Body().SetStr(fmt.Sprintf("Checkpoints of %s are signed with key %s (%s).", logID, p.signer.Name(), p.signer.Algorithm()))
 	lr.Attributes().PutStr(integrity.AttrLogID, logID)
 	lr.Attributes().PutStr(integrity.AttrKeyName, p.signer.Name())
