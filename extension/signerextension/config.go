@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/config/configopaque"
 
 	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
@@ -11,15 +14,18 @@ import (
 // ProviderFile loads the private key from a PEM file.
 const ProviderFile = "file"
 
-// providerTPM is planned: it is recognized only to say so.
-const providerTPM = "tpm"
+// ProviderTPM keeps the key in a TPM 2.0.
+const ProviderTPM = "tpm"
 
 // knownProviders are the providers available in this build.
-var knownProviders = []string{ProviderFile}
+var knownProviders = []string{ProviderFile, ProviderTPM}
+
+// DefaultTPMPath is the kernel's TPM resource manager device.
+const DefaultTPMPath = "/dev/tpmrm0"
 
 // Config is the extension's configuration (README).
 type Config struct {
-	// Provider is where the key lives: "file" (the only provider so far).
+	// Provider is where the key lives: "file" or "tpm".
 	Provider string `mapstructure:"provider"`
 
 	// KeyName is the signed-note key name, the name verifiers see next to
@@ -28,6 +34,9 @@ type Config struct {
 
 	// File configures the file provider.
 	File FileConfig `mapstructure:"file"`
+
+	// TPM configures the tpm provider.
+	TPM TPMConfig `mapstructure:"tpm"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -41,6 +50,25 @@ type FileConfig struct {
 	PrivateKey string `mapstructure:"private_key"`
 }
 
+// TPMConfig configures the tpm provider.
+type TPMConfig struct {
+	// Path is the TPM: a character device (default /dev/tpmrm0, the
+	// kernel's resource manager) or a unix socket (swtpm --server
+	// type=unixio).
+	Path string `mapstructure:"path"`
+	// Endpoint is host:port of a TPM simulator's command port (swtpm
+	// --server type=tcp, the TCG reference simulator). When set, Path is
+	// not used.
+	Endpoint string `mapstructure:"endpoint"`
+	// OwnerAuth and EndorsementAuth are the hierarchies' passwords, where
+	// the host set any (usually empty).
+	OwnerAuth       configopaque.String `mapstructure:"owner_auth"`
+	EndorsementAuth configopaque.String `mapstructure:"endorsement_auth"`
+	// RetryTimeout bounds how long one TPM operation keeps retrying (busy
+	// TPM, lost connection, reset) before it fails. Default 30s.
+	RetryTimeout time.Duration `mapstructure:"retry_timeout"`
+}
+
 func (cfg *Config) Validate() error {
 	var errs []error
 	switch cfg.Provider {
@@ -50,8 +78,13 @@ func (cfg *Config) Validate() error {
 		}
 	case "":
 		errs = append(errs, fmt.Errorf("provider must be set (known providers: %s)", strings.Join(knownProviders, ", ")))
-	case providerTPM:
-		errs = append(errs, fmt.Errorf("provider %q is not available in this build yet (known providers: %s)", cfg.Provider, strings.Join(knownProviders, ", ")))
+	case ProviderTPM:
+		if cfg.TPM.Path == "" && cfg.TPM.Endpoint == "" {
+			errs = append(errs, errors.New("tpm.path or tpm.endpoint must be set for provider tpm"))
+		}
+		if cfg.TPM.RetryTimeout <= 0 {
+			errs = append(errs, errors.New("tpm.retry_timeout must be positive"))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("unknown provider %q (known providers: %s)", cfg.Provider, strings.Join(knownProviders, ", ")))
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,12 +43,23 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, "host1-audit", cfg.KeyName)
 	assert.Equal(t, "./checkpoint.key", cfg.File.PrivateKey)
 
+	cfg, err = load("signer/tpm")
+	require.NoError(t, err)
+	assert.Equal(t, ProviderTPM, cfg.Provider)
+	assert.Equal(t, DefaultTPMPath, cfg.TPM.Path, "the kernel's resource manager by default")
+	assert.Equal(t, 30*time.Second, cfg.TPM.RetryTimeout)
+
+	cfg, err = load("signer/swtpm")
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:2321", cfg.TPM.Endpoint)
+	assert.Equal(t, 5*time.Second, cfg.TPM.RetryTimeout)
+
 	for id, want := range map[string]string{
-		"signer/tpm":     `provider "tpm" is not available in this build yet (known providers: file)`,
-		"signer/unknown": `unknown provider "vault" (known providers: file)`,
-		"signer/nokey":   "file.private_key must be set for provider file",
-		"signer/space":   `key_name "host 1" must be UTF-8 without spaces or '+'`,
-		"signer/plus":    `key_name "host1+audit" must be UTF-8 without spaces or '+'`,
+		"signer/tpmnopath": "tpm.path or tpm.endpoint must be set for provider tpm",
+		"signer/unknown":   `unknown provider "vault" (known providers: file, tpm)`,
+		"signer/nokey":     "file.private_key must be set for provider file",
+		"signer/space":     `key_name "host 1" must be UTF-8 without spaces or '+'`,
+		"signer/plus":      `key_name "host1+audit" must be UTF-8 without spaces or '+'`,
 	} {
 		_, err := load(id)
 		assert.ErrorContains(t, err, want, id)
@@ -66,17 +78,19 @@ func TestValidate(t *testing.T) {
 		{
 			name: "no provider",
 			cfg:  Config{File: FileConfig{PrivateKey: "k.pem"}},
-			want: []string{"provider must be set (known providers: file)"},
+			want: []string{"provider must be set (known providers: file, tpm)"},
 		},
+		{name: "tpm device", cfg: Config{Provider: "tpm", TPM: TPMConfig{Path: "/dev/tpmrm0", RetryTimeout: time.Second}}},
+		{name: "tpm simulator", cfg: Config{Provider: "tpm", TPM: TPMConfig{Endpoint: "127.0.0.1:2321", RetryTimeout: time.Second}}},
 		{
-			name: "tpm",
+			name: "tpm without a TPM",
 			cfg:  Config{Provider: "tpm"},
-			want: []string{`provider "tpm" is not available in this build yet`, "known providers: file"},
+			want: []string{"tpm.path or tpm.endpoint must be set", "tpm.retry_timeout must be positive"},
 		},
 		{
 			name: "unknown provider",
 			cfg:  Config{Provider: "File", File: FileConfig{PrivateKey: "k.pem"}},
-			want: []string{`unknown provider "File" (known providers: file)`},
+			want: []string{`unknown provider "File" (known providers: file, tpm)`},
 		},
 		{
 			name: "no private key",

@@ -49,6 +49,12 @@ func (e *Extension) Start(context.Context, component.Host) error {
 	case ProviderFile:
 		from = e.cfg.File.PrivateKey
 		s, err = loadFileSigner(e.keyName, from)
+	case ProviderTPM:
+		from = e.cfg.TPM.Path
+		if e.cfg.TPM.Endpoint != "" {
+			from = "tcp://" + e.cfg.TPM.Endpoint
+		}
+		s, err = openTPMSigner(e.cfg.TPM, e.keyName, e.logger)
 	default:
 		// Validate refuses it; this guards a Config built in code.
 		err = fmt.Errorf("provider %q is not available in this build", e.cfg.Provider)
@@ -61,14 +67,15 @@ func (e *Extension) Start(context.Context, component.Host) error {
 	e.mu.Unlock()
 	e.logger.Info("Checkpoint signing key loaded",
 		zap.String("provider", e.cfg.Provider),
-		zap.String("private_key", from),
+		zap.String("from", from),
 		zap.String("algorithm", s.Algorithm()),
 		// The verifier key is public: it is what goes in a trust file.
 		zap.String("verifier_key", s.VerifierKey()))
 	return nil
 }
 
-// Shutdown forgets the signer.
+// Shutdown forgets the signer. The TPM provider holds no connection
+// between signatures, so there is nothing to close.
 func (e *Extension) Shutdown(context.Context) error {
 	e.mu.Lock()
 	e.signer = nil

@@ -3,6 +3,7 @@ package signerextension
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension"
@@ -19,7 +20,7 @@ func NewFactory() extension.Factory {
 func createDefaultConfig() component.Config {
 	// KeyName stays empty here and is derived from the host name in create,
 	// as the configuration documents it.
-	return &Config{Provider: ProviderFile}
+	return &Config{Provider: ProviderFile, TPM: TPMConfig{Path: DefaultTPMPath, RetryTimeout: 30 * time.Second}}
 }
 
 func create(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {

@@ -1,0 +1,201 @@
+package signerextension
+
+import (
+	"context"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-tpm/tpm2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.uber.org/zap/zaptest"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/agentaudit/otelcol-agentaudit/extension/signerextension/internal/metadata"
+	"github.com/agentaudit/otelcol-agentaudit/internal/testswtpm"
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
+)
+
+func tpmConfig(sw *testswtpm.SWTPM) TPMConfig {
+	return TPMConfig{Endpoint: sw.Endpoint(), RetryTimeout: 20 * time.Second}
+}
+
+func openTestTPMSigner(t *testing.T, sw *testswtpm.SWTPM, name string) *tpmSigner {
+	t.Helper()
+	s, err := openTPMSigner(tpmConfig(sw), name, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	return s
+}
+
+// signCheckpoint signs a checkpoint with s and opens it with the verifier
+// key alone, as auditctl and the transparency-dev tools would.
+func signCheckpoint(t *testing.T, s integrity.Signer, size uint64) {
+	t.Helper()
+	msg, err := integrity.SignCheckpoint("example.com/log/1", size, integrity.Hash{1, 2, 3}, s)
+	require.NoError(t, err)
+	v, err := integrity.NewVerifier(s.VerifierKey())
+	require.NoError(t, err)
+	cp, err := integrity.OpenCheckpoint(msg, note.VerifierList(v))
+	require.NoError(t, err)
+	assert.Equal(t, size, cp.Size)
+}
+
+func TestTPMSignerSignsAndProvesTheKeyIsInTheTPM(t *testing.T) {
+	sw := testswtpm.Start(t)
+	s := openTestTPMSigner(t, sw, "host-a")
+	assert.Equal(t, "ecdsa-p256", s.Algorithm())
+	assert.True(t, strings.HasPrefix(s.VerifierKey(), "host-a+"))
+	signCheckpoint(t, s, 10)
+
+	facts, err := integrity.VerifyTPMEvidence(s.TPMEvidence(), s.VerifierKey(), s.pub)
+	require.NoError(t, err)
+	assert.Len(t, facts.AKName, 68, "SHA-256 Name: 2 bytes of algorithm and 32 of digest, hex")
+	assert.NotEmpty(t, facts.EKName, "swtpm derives the EK, so the evidence names it")
+
+	// The same TPM and key name give the same key again (a deterministic
+	// primary); another name gives another key, certified by the same AK.
+	again := openTestTPMSigner(t, sw, "host-a")
+	assert.Equal(t, s.VerifierKey(), again.VerifierKey())
+	other := openTestTPMSigner(t, sw, "host-b")
+	assert.NotEqual(t, s.pub, other.pub)
+	otherFacts, err := integrity.VerifyTPMEvidence(other.TPMEvidence(), other.VerifierKey(), other.pub)
+	require.NoError(t, err)
+	assert.Equal(t, facts.AKName, otherFacts.AKName)
+
+	// Evidence swapped between keys does not verify.
+	_, err = integrity.VerifyTPMEvidence(other.TPMEvidence(), s.VerifierKey(), s.pub)
+	assert.ErrorContains(t, err, "not the announced key")
+	swapped := *s.TPMEvidence()
+	swapped.CertifyInfo, swapped.CertifySignature = other.TPMEvidence().CertifyInfo, other.TPMEvidence().CertifySignature
+	_, err = integrity.VerifyTPMEvidence(&swapped, s.VerifierKey(), s.pub)
+	assert.ErrorContains(t, err, "different verifier key")
+}
+
+func TestTPMSignerSurvivesTPMRestart(t *testing.T) {
+	sw := testswtpm.Start(t)
+	s := openTestTPMSigner(t, sw, "host-a")
+	signCheckpoint(t, s, 1)
+
+	// A restart between two signatures: the TPM's transient objects are
+	// gone; the next signature derives the key again.
+	sw.Restart()
+	signCheckpoint(t, s, 2)
+
+	// A TPM that is away for a while: the signature waits for it.
+	sw.Kill()
+	back := make(chan struct{})
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		sw.Restart()
+		close(back)
+	}()
+	signCheckpoint(t, s, 3)
+	<-back
+}
+
+func TestTPMSignerGivesUpAfterRetryTimeout(t *testing.T) {
+	sw := testswtpm.Start(t)
+	cfg := tpmConfig(sw)
+	cfg.RetryTimeout = 300 * time.Millisecond
+	s, err := openTPMSigner(cfg, "host-a", zaptest.NewLogger(t))
+	require.NoError(t, err)
+	sw.Kill()
+	_, err = s.Sign([]byte("checkpoint"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "giving up after")
+
+	_, err = openTPMSigner(cfg, "host-a", zaptest.NewLogger(t))
+	require.Error(t, err, "no TPM at start: a clear error")
+	assert.Contains(t, err.Error(), sw.Endpoint())
+}
+
+func TestTPMSignerFlushesLeakedTransientObjects(t *testing.T) {
+	sw := testswtpm.Start(t)
+	// Another client loads objects and goes away without flushing them:
+	// without a resource manager they stay and fill the TPM.
+	leak, err := openTPM(tpmConfig(sw))
+	require.NoError(t, err)
+	leaked := 0
+	for i := range 10 {
+		_, err := tpm2.CreatePrimary{
+			PrimaryHandle: tpm2.TPMRHOwner,
+			InPublic:      tpm2.New2B(checkpointKeyTemplate("leak-" + string(rune('a'+i)))),
+		}.Execute(leak)
+		if err != nil {
+			require.ErrorIs(t, err, tpm2.TPMRCObjectMemory)
+			break
+		}
+		leaked++
+	}
+	require.NoError(t, leak.Close())
+	require.Positive(t, leaked)
+
+	s := openTestTPMSigner(t, sw, "host-a")
+	signCheckpoint(t, s, 1)
+}
+
+func TestTPMSignerRefusesAChangedKey(t *testing.T) {
+	sw := testswtpm.Start(t)
+	s := openTestTPMSigner(t, sw, "host-a")
+	signCheckpoint(t, s, 1)
+	// TPM2_Clear gives the owner hierarchy a new seed, so the same template
+	// derives another key: the signer must not go on under the old name.
+	runTPM2(t, sw, "tpm2_clear", "-c", "p")
+	_, err := s.Sign([]byte("checkpoint"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "different checkpoint key")
+}
+
+// The attestation key's Name can be computed with tpm2-tools alone, from
+// the template docs/integrity.md gives: that is how an operator enrolls it
+// in a trust file without trusting this program.
+func TestAttestationKeyNameMatchesTPM2Tools(t *testing.T) {
+	sw := testswtpm.Start(t)
+	s := openTestTPMSigner(t, sw, "host-a")
+	facts, err := integrity.VerifyTPMEvidence(s.TPMEvidence(), s.VerifierKey(), s.pub)
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	ctx, name := filepath.Join(dir, "ak.ctx"), filepath.Join(dir, "ak.name")
+	runTPM2(t, sw, "tpm2_createprimary", "-C", "e", "-g", "sha256", "-G", "ecc256:ecdsa-sha256:null",
+		"-a", "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|sign", "-c", ctx)
+	runTPM2(t, sw, "tpm2_readpublic", "-c", ctx, "-n", name)
+	runTPM2(t, sw, "tpm2_flushcontext", "-t")
+	raw, err := os.ReadFile(name)
+	require.NoError(t, err)
+	assert.Equal(t, hex.EncodeToString(raw), facts.AKName)
+}
+
+func TestExtensionStartsWithTPMProvider(t *testing.T) {
+	sw := testswtpm.Start(t)
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.Provider = ProviderTPM
+	cfg.KeyName = "host-a"
+	cfg.TPM.Endpoint = sw.Endpoint()
+	require.NoError(t, cfg.Validate())
+	ext, err := NewFactory().Create(context.Background(), extensiontest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
+	s := ext.(*Extension).Signer()
+	require.NotNil(t, s)
+	_, ok := s.(integrity.EvidenceSigner)
+	assert.True(t, ok, "a TPM signer offers evidence")
+	signCheckpoint(t, s, 5)
+	require.NoError(t, ext.Shutdown(context.Background()))
+	assert.Nil(t, ext.(*Extension).Signer())
+}
+
+func runTPM2(t *testing.T, sw *testswtpm.SWTPM, tool string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(tool, args...)
+	cmd.Env = append(os.Environ(), "TPM2TOOLS_TCTI="+sw.TCTI())
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s %v: %s", tool, args, out)
+}

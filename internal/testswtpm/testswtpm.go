@@ -1,0 +1,130 @@
+// Package testswtpm runs swtpm, the software TPM 2.0, for tests: on
+// 127.0.0.1, with its state in a test directory, stopped when the test ends.
+package testswtpm
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// SWTPM is a running (or stopped) swtpm.
+type SWTPM struct {
+	t        testing.TB
+	stateDir string
+	port     int // command port; the control port is port+1
+	cmd      *exec.Cmd
+	log      *os.File
+}
+
+// Start starts swtpm with a fresh state directory. The binary comes from
+// Debian's swtpm package, which the test command installs.
+func Start(t testing.TB) *SWTPM {
+	t.Helper()
+	if _, err := exec.LookPath("swtpm"); err != nil {
+		t.Fatalf("swtpm is not installed (Debian packages swtpm, swtpm-tools; `make test` installs them): %v", err)
+	}
+	s := &SWTPM{t: t, stateDir: t.TempDir(), port: freePortPair(t)}
+	s.Restart()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Endpoint is host:port of the command port (the signer's tpm.endpoint).
+func (s *SWTPM) Endpoint() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// TCTI is the tpm2-tools TCTI string for this TPM.
+func (s *SWTPM) TCTI() string { return fmt.Sprintf("swtpm:host=127.0.0.1,port=%d", s.port) }
+
+// StateDir is where swtpm keeps the TPM's state.
+func (s *SWTPM) StateDir() string { return s.stateDir }
+
+// Restart stops swtpm if it runs and starts it again on the same ports and
+// state: to the client, a TPM reset (transient objects gone, seeds kept).
+func (s *SWTPM) Restart() {
+	s.t.Helper()
+	s.Stop()
+	log, err := os.OpenFile(filepath.Join(s.stateDir, "swtpm.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	// not-need-init and startup-clear: the TPM is usable without a
+	// platform power-on or TPM2_Startup from the client.
+	cmd := exec.Command("swtpm", "socket", "--tpm2",
+		"--server", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", s.port),
+		"--ctrl", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", s.port+1),
+		"--tpmstate", "dir="+s.stateDir,
+		"--flags", "not-need-init,startup-clear")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("starting swtpm: %v", err)
+	}
+	s.cmd, s.log = cmd, log
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", s.Endpoint(), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(log.Name())
+			s.t.Fatalf("swtpm did not listen on %s: %v\n%s", s.Endpoint(), err, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Kill stops swtpm abruptly (SIGKILL), as a crash or power loss would.
+func (s *SWTPM) Kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	_ = s.cmd.Wait()
+	s.cmd = nil
+	s.log.Close()
+}
+
+// Stop stops swtpm (SIGTERM).
+func (s *SWTPM) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+	s.cmd = nil
+	s.log.Close()
+}
+
+// freePortPair finds a port P with P and P+1 both free on 127.0.0.1.
+func freePortPair(t testing.TB) int {
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+1)))
+		l.Close()
+		if err == nil {
+			l2.Close()
+			return p
+		}
+	}
+	t.Fatal("no free pair of ports on 127.0.0.1")
+	return 0
+}
