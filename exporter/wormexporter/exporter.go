@@ -162,11 +162,12 @@ func (e *wormExporter) newSegment(gk groupKey) *segment {
 	return seg
 }
 
-// integrityObject returns the object for a checkpoint or key announcement,
-// which are stored one per object beside the log's streams, or nil.
+// integrityObject returns the object for a checkpoint, its time stamp or a
+// key announcement, which are stored one per object beside the log's
+// streams, or nil.
 func (e *wormExporter) integrityObject(lr plog.LogRecord, canonical []byte) *segment {
 	name := lr.EventName()
-	if name != integrity.EventCheckpoint && name != integrity.EventKeyAnnouncement {
+	if name != integrity.EventCheckpoint && name != integrity.EventCheckpointTimestamp && name != integrity.EventKeyAnnouncement {
 		return nil
 	}
 	v, ok := lr.Attributes().Get(integrity.AttrLogID)
@@ -181,12 +182,16 @@ func (e *wormExporter) integrityObject(lr plog.LogRecord, canonical []byte) *seg
 	// these names (a forged OTLP record) is archived as an unchained record,
 	// which the verifier reports.
 	var key func(data []byte) string
-	if name == integrity.EventCheckpoint {
+	if name == integrity.EventCheckpoint || name == integrity.EventCheckpointTimestamp {
 		size, ok := lr.Attributes().Get(integrity.AttrCheckpointSize)
 		if !ok || size.Type() != pcommon.ValueTypeInt || size.Int() < 0 {
 			return nil
 		}
-		key = func(data []byte) string { return archive.CheckpointKey(origin, epoch, uint64(size.Int()), data) }
+		keyFor := archive.CheckpointKey
+		if name == integrity.EventCheckpointTimestamp {
+			keyFor = archive.TimestampKey
+		}
+		key = func(data []byte) string { return keyFor(origin, epoch, uint64(size.Int()), data) }
 	} else {
 		keyName, ok := lr.Attributes().Get(integrity.AttrKeyName)
 		if !ok || keyName.Type() != pcommon.ValueTypeStr {

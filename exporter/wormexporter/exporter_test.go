@@ -176,12 +176,17 @@ func TestCheckpointsGoBesideStreamsAndDigestsAreChecked(t *testing.T) {
 	cp.Body().SetStr("o1/5\n3\nroot\n\n- sig\n")
 	cp.Attributes().PutStr(integrity.AttrLogID, "o1/5")
 	cp.Attributes().PutInt("agent_audit.checkpoint.size", 3)
+	ts := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	ts.SetEventName(integrity.EventCheckpointTimestamp)
+	ts.Attributes().PutStr(integrity.AttrLogID, "o1/5")
+	ts.Attributes().PutInt(integrity.AttrCheckpointSize, 3)
 	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
 
 	keys := segments(t, dir)
-	require.Len(t, keys, 2)
+	require.Len(t, keys, 3)
 	assert.Regexp(t, `^o1/5/checkpoints/checkpoint-00000000000000000003-[0-9a-f]{16}\.ndjson$`, keys[0])
-	assert.Regexp(t, `^o1/5/streams/s/seq-00000000000000000001-00000000000000000002-`, keys[1])
+	assert.Regexp(t, `^o1/5/checkpoints/timestamp-00000000000000000003-[0-9a-f]{16}\.ndjson$`, keys[1])
+	assert.Regexp(t, `^o1/5/streams/s/seq-00000000000000000001-00000000000000000002-`, keys[2])
 	metadatatest.AssertEqualExporterWormDigestMismatches(t, tel,
 		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
 }
@@ -190,7 +195,7 @@ func TestMalformedIntegrityRecordsAreArchivedNotFatal(t *testing.T) {
 	dir := t.TempDir()
 	exp, _ := startExporter(t, dir)
 	ld := plog.NewLogs()
-	for _, name := range []string{integrity.EventCheckpoint, integrity.EventKeyAnnouncement} {
+	for _, name := range []string{integrity.EventCheckpoint, integrity.EventCheckpointTimestamp, integrity.EventKeyAnnouncement} {
 		lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
 		lr.SetEventName(name)
 		lr.Attributes().PutStr(integrity.AttrLogID, "o1/5") // but no size / key name

@@ -62,6 +62,13 @@ func CheckpointKey(origin string, epoch uint64, size uint64, data []byte) string
 		EscapeName(origin), epoch, size, shortDigest(data), SegmentSuffix)
 }
 
+// TimestampKey is the key of a time-stamp record for a checkpoint of a log
+// at a size.
+func TimestampKey(origin string, epoch uint64, size uint64, data []byte) string {
+	return fmt.Sprintf("%s/%d/checkpoints/timestamp-%020d-%s%s",
+		EscapeName(origin), epoch, size, shortDigest(data), SegmentSuffix)
+}
+
 // KeyAnnouncementKey is the key of a key-announcement record.
 func KeyAnnouncementKey(origin string, epoch uint64, keyName string, data []byte) string {
 	return fmt.Sprintf("%s/%d/checkpoints/key-%s-%s%s",

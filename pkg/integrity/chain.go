@@ -39,6 +39,9 @@ const (
 const (
 	// EventCheckpoint: a signed checkpoint of a log; the body is the signed note.
 	EventCheckpoint = "agent_audit.checkpoint"
+	// EventCheckpointTimestamp: an RFC 3161 time-stamp token over a
+	// checkpoint (SHA-256 of its signed note).
+	EventCheckpointTimestamp = "agent_audit.checkpoint.timestamp"
 	// EventKeyAnnouncement: a signing key's first use by a collector.
 	EventKeyAnnouncement = "agent_audit.key.announcement"
 	// EventEpochStart: the first record of every log. It says why a new log
@@ -64,10 +67,23 @@ const (
 
 	AttrCheckpointSize = "agent_audit.checkpoint.size"
 	AttrCheckpointRoot = "agent_audit.checkpoint.root"
-	AttrKeyName        = "agent_audit.key.name"
-	AttrKeyVerifierKey = "agent_audit.key.verifier_key"
-	AttrKeyAlgorithm   = "agent_audit.key.algorithm"
-	AttrKeyPublicKey   = "agent_audit.key.public_key"
+	// AttrKeyPrevious, on the announcement of a key that replaces another,
+	// names the replaced key (name+hash); its transition checkpoint carries
+	// both signatures.
+	AttrKeyPrevious = "agent_audit.key.previous"
+	// AttrTimestampToken is the RFC 3161 TimeStampToken (base64 DER);
+	// AttrTimestampNonce the request's nonce (decimal); AttrTimestampImprint
+	// the time-stamped digest (hex SHA-256 of the checkpoint note);
+	// AttrTimestampTime the TSA's time (RFC 3339, for reading; the token is
+	// the evidence).
+	AttrTimestampToken   = "agent_audit.timestamp.token"
+	AttrTimestampNonce   = "agent_audit.timestamp.nonce"
+	AttrTimestampImprint = "agent_audit.timestamp.imprint"
+	AttrTimestampTime    = "agent_audit.timestamp.time"
+	AttrKeyName          = "agent_audit.key.name"
+	AttrKeyVerifierKey   = "agent_audit.key.verifier_key"
+	AttrKeyAlgorithm     = "agent_audit.key.algorithm"
+	AttrKeyPublicKey     = "agent_audit.key.public_key"
 )
 
 // CollectorStream is the stream of the records the chain processor writes
@@ -77,7 +93,7 @@ const CollectorStream = "@collector"
 // IsReservedEventName reports whether name belongs to the integrity
 // components and must not come from outside.
 func IsReservedEventName(name string) bool {
-	return name == EventCheckpoint || name == EventKeyAnnouncement ||
+	return name == EventCheckpoint || name == EventCheckpointTimestamp || name == EventKeyAnnouncement ||
 		strings.HasPrefix(name, "agent_audit.chain.") || strings.HasPrefix(name, "agent_audit.key.")
 }
 

@@ -158,6 +158,17 @@ func VerifyTimestampToken(token []byte, digest [32]byte, nonce *big.Int, roots *
 	if roots == nil {
 		return nil, errors.New("time-stamp token: no pinned TSA roots to verify against")
 	}
+	return checkTimestampToken(token, digest, nonce, roots)
+}
+
+// CheckTimestampToken makes every check of VerifyTimestampToken except the
+// chain to pinned roots: what the collector can check of the answer it got,
+// before the token goes into the trail for a verifier with roots.
+func CheckTimestampToken(token []byte, digest [32]byte, nonce *big.Int) (*TimestampInfo, error) {
+	return checkTimestampToken(token, digest, nonce, nil)
+}
+
+func checkTimestampToken(token []byte, digest [32]byte, nonce *big.Int, roots *x509.CertPool) (*TimestampInfo, error) {
 	cms, err := parseTokenCMS(token)
 	if err != nil {
 		return nil, fmt.Errorf("time-stamp token: %w", err)
@@ -176,17 +187,19 @@ func VerifyTimestampToken(token []byte, digest [32]byte, nonce *big.Int, roots *
 		return nil, fmt.Errorf("time-stamp token: %w", err)
 	}
 
-	intermediates := x509.NewCertPool()
-	for _, c := range cms.certs {
-		intermediates.AddCert(c)
-	}
-	if _, err := signer.Verify(x509.VerifyOptions{
-		Roots:         roots,
-		Intermediates: intermediates,
-		CurrentTime:   ts.Time,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
-	}); err != nil {
-		return nil, fmt.Errorf("time-stamp token: signer certificate does not chain to a pinned TSA root: %w", err)
+	if roots != nil {
+		intermediates := x509.NewCertPool()
+		for _, c := range cms.certs {
+			intermediates.AddCert(c)
+		}
+		if _, err := signer.Verify(x509.VerifyOptions{
+			Roots:         roots,
+			Intermediates: intermediates,
+			CurrentTime:   ts.Time,
+			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
+		}); err != nil {
+			return nil, fmt.Errorf("time-stamp token: signer certificate does not chain to a pinned TSA root: %w", err)
+		}
 	}
 	if err := checkTSAExtKeyUsage(signer); err != nil {
 		return nil, fmt.Errorf("time-stamp token: %w", err)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 
@@ -18,10 +19,13 @@ func NewFactory() processor.Factory {
 }
 
 func createDefaultConfig() component.Config {
+	ts := confighttp.NewDefaultClientConfig()
+	ts.Timeout = 10 * time.Second
 	return &Config{
 		Signer:     component.MustNewID("signer"),
 		Interval:   10 * time.Second,
 		MaxRecords: 10000,
+		Timestamp:  TimestampConfig{ClientConfig: ts, MaxBackoff: time.Minute},
 	}
 }
 

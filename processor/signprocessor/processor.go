@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
 	"go.uber.org/zap"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/agentaudit/otelcol-agentaudit/extension/signerextension"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
@@ -23,14 +24,20 @@ import (
 type logState struct {
 	latest integrity.TreeHead // the largest head seen
 	signed uint64             // size of the last checkpoint emitted
+	// handedOver: a checkpoint of this log signed by both the previous and
+	// the current key went out in this process (key rotation).
+	handedOver bool
 }
 
 type signProcessor struct {
 	cfg       *Config
+	settings  component.TelemetrySettings
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
 	next      consumer.Logs
 	signer    integrity.Signer
+	previous  integrity.Signer // the key being replaced, or nil
+	stamper   *timestamper     // nil without a time-stamp authority
 
 	mu        sync.Mutex
 	logs      map[string]*logState
@@ -52,6 +59,7 @@ func newSignProcessor(cfg *Config, set processor.Settings, next consumer.Logs) (
 	}
 	return &signProcessor{
 		cfg:       cfg,
+		settings:  set.TelemetrySettings,
 		logger:    set.Logger,
 		telemetry: tb,
 		next:      next,
@@ -62,12 +70,32 @@ func newSignProcessor(cfg *Config, set processor.Settings, next consumer.Logs) (
 	}, nil
 }
 
-func (p *signProcessor) Start(_ context.Context, host component.Host) error {
+func (p *signProcessor) Start(ctx context.Context, host component.Host) error {
 	s, err := signerextension.GetSigner(host, p.cfg.Signer)
 	if err != nil {
 		return err
 	}
 	p.signer = s
+	if p.cfg.PreviousSigner != nil {
+		prev, err := signerextension.GetSigner(host, *p.cfg.PreviousSigner)
+		if err != nil {
+			return fmt.Errorf("previous_signer: %w", err)
+		}
+		if prev.VerifierKey() == s.VerifierKey() {
+			return fmt.Errorf("previous_signer %q holds the same key as signer %q: nothing to rotate", *p.cfg.PreviousSigner, p.cfg.Signer)
+		}
+		p.previous = prev
+		p.logger.Info("Key rotation: the first checkpoint of each log is signed by both keys",
+			zap.String("previous_key", prev.VerifierKey()), zap.String("key", s.VerifierKey()))
+	}
+	if p.cfg.Timestamp.Enabled() {
+		client, err := p.cfg.Timestamp.ToClient(ctx, host.GetExtensions(), p.settings)
+		if err != nil {
+			return fmt.Errorf("timestamp: %w", err)
+		}
+		p.stamper = newTimestamper(p.cfg.Timestamp, client, p.logger, p.telemetry, p.next)
+		go p.stamper.loop()
+	}
 	go p.loop()
 	return nil
 }
@@ -133,11 +161,15 @@ func (p *signProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 func (p *signProcessor) signRound(ctx context.Context) error {
 	p.signMu.Lock()
 	defer p.signMu.Unlock()
+	type head struct {
+		integrity.TreeHead
+		handOver bool
+	}
 	p.mu.Lock()
-	var heads []integrity.TreeHead
+	var heads []head
 	for _, st := range p.logs {
 		if st.latest.Size > st.signed {
-			heads = append(heads, st.latest)
+			heads = append(heads, head{TreeHead: st.latest, handOver: p.previous != nil && !st.handedOver})
 		}
 	}
 	announce := !p.announced
@@ -148,7 +180,7 @@ func (p *signProcessor) signRound(ctx context.Context) error {
 	ld, sl := integrity.NewCollectorBatch(metadata.ScopeName)
 	now := pcommon.NewTimestampFromTime(time.Now())
 	if announce {
-		if err := p.appendAnnouncement(sl, heads[0].LogID, now); err != nil {
+		if err := p.appendAnnouncements(sl, heads[0].LogID, now); err != nil {
 			p.telemetry.ProcessorSignFailures.Add(ctx, 1)
 			return err
 		}
@@ -156,19 +188,29 @@ func (p *signProcessor) signRound(ctx context.Context) error {
 	var errs []error
 	// Only the heads whose checkpoint was signed count as signed: the others
 	// are tried again on the next round.
-	signed := make([]integrity.TreeHead, 0, len(heads))
-	for _, th := range heads {
-		note, err := integrity.SignCheckpoint(th.LogID, th.Size, th.Root, p.signer)
+	type signedHead struct {
+		integrity.TreeHead
+		note       []byte
+		handedOver bool
+	}
+	signed := make([]signedHead, 0, len(heads))
+	for _, h := range heads {
+		signers := []note.Signer{p.signer}
+		if h.handOver {
+			// The transition checkpoint: the old key vouches for the new.
+			signers = append(signers, p.previous)
+		}
+		msg, err := integrity.SignCheckpoint(h.LogID, h.Size, h.Root, signers...)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("signing checkpoint of %s at size %d: %w", th.LogID, th.Size, err))
+			errs = append(errs, fmt.Errorf("signing checkpoint of %s at size %d: %w", h.LogID, h.Size, err))
 			continue
 		}
-		signed = append(signed, th)
+		signed = append(signed, signedHead{TreeHead: h.TreeHead, note: msg, handedOver: h.handOver})
 		lr := integrity.AppendCollectorRecord(sl, integrity.EventCheckpoint, plog.SeverityNumberInfo, now)
-		lr.Body().SetStr(string(note))
-		lr.Attributes().PutStr(integrity.AttrLogID, th.LogID)
-		lr.Attributes().PutInt(integrity.AttrCheckpointSize, int64(th.Size))
-		lr.Attributes().PutStr(integrity.AttrCheckpointRoot, base64.StdEncoding.EncodeToString(th.Root[:]))
+		lr.Body().SetStr(string(msg))
+		lr.Attributes().PutStr(integrity.AttrLogID, h.LogID)
+		lr.Attributes().PutInt(integrity.AttrCheckpointSize, int64(h.Size))
+		lr.Attributes().PutStr(integrity.AttrCheckpointRoot, base64.StdEncoding.EncodeToString(h.Root[:]))
 		lr.Attributes().PutStr(integrity.AttrKeyName, p.signer.Name())
 	}
 	if sl.LogRecords().Len() > 0 {
@@ -182,13 +224,19 @@ func (p *signProcessor) signRound(ctx context.Context) error {
 		p.announced = true
 	}
 	emitted := 0
-	for _, th := range signed {
-		if st := p.logs[th.LogID]; st != nil && th.Size > st.signed {
-			st.signed = th.Size
+	for _, h := range signed {
+		if st := p.logs[h.LogID]; st != nil && h.Size > st.signed {
+			st.signed = h.Size
+			st.handedOver = st.handedOver || h.handedOver
 			emitted++
 		}
 	}
 	p.mu.Unlock()
+	if p.stamper != nil {
+		for _, h := range signed {
+			p.stamper.add(h.LogID, h.Size, h.note)
+		}
+	}
 	p.telemetry.ProcessorSignCheckpointsEmitted.Add(ctx, int64(emitted))
 	if len(errs) > 0 {
 		p.telemetry.ProcessorSignFailures.Add(ctx, int64(len(errs)))
@@ -196,21 +244,47 @@ func (p *signProcessor) signRound(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// appendAnnouncement writes the record that puts the signing key into the
-// trail before its first checkpoint: name, verifier key and public key, so
-// an auditor sees which key signed and since when.
-func (p *signProcessor) appendAnnouncement(sl plog.ScopeLogs, logID string, now pcommon.Timestamp) error {
-	pub, err := integrity.MarshalPublicKeyPEM(p.signer.Public())
+// appendAnnouncements writes the records that put the signing keys into
+// the trail before their first checkpoint: name, verifier key, public key
+// and, for a TPM key, the evidence that it lives in the TPM. During a
+// rotation the previous key is announced too, and the new key's
+// announcement names it.
+func (p *signProcessor) appendAnnouncements(sl plog.ScopeLogs, logID string, now pcommon.Timestamp) error {
+	if p.previous != nil {
+		if err := appendAnnouncement(sl, p.previous, "", logID, now); err != nil {
+			return err
+		}
+		return appendAnnouncement(sl, p.signer, keyID(p.previous), logID, now)
+	}
+	return appendAnnouncement(sl, p.signer, "", logID, now)
+}
+
+func keyID(s integrity.Signer) string { return fmt.Sprintf("%s+%08x", s.Name(), s.KeyHash()) }
+
+func appendAnnouncement(sl plog.ScopeLogs, s integrity.Signer, previous, logID string, now pcommon.Timestamp) error {
+	pub, err := integrity.MarshalPublicKeyPEM(s.Public())
 	if err != nil {
 		return fmt.Errorf("key announcement: %w", err)
 	}
 	lr := integrity.AppendCollectorRecord(sl, integrity.EventKeyAnnouncement, plog.SeverityNumberInfo, now)
-	lr.Body().SetStr(fmt.Sprintf("Checkpoints of %s are signed with key %s (%s).", logID, p.signer.Name(), p.signer.Algorithm()))
-	lr.Attributes().PutStr(integrity.AttrLogID, logID)
-	lr.Attributes().PutStr(integrity.AttrKeyName, p.signer.Name())
-	lr.Attributes().PutStr(integrity.AttrKeyVerifierKey, p.signer.VerifierKey())
-	lr.Attributes().PutStr(integrity.AttrKeyAlgorithm, p.signer.Algorithm())
-	lr.Attributes().PutStr(integrity.AttrKeyPublicKey, string(pub))
+	body := fmt.Sprintf("Checkpoints of %s are signed with key %s (%s).", logID, s.Name(), s.Algorithm())
+	attrs := lr.Attributes()
+	if previous != "" {
+		body += fmt.Sprintf(" It replaces key %s; the transition checkpoint carries both signatures.", previous)
+		attrs.PutStr(integrity.AttrKeyPrevious, previous)
+	}
+	attrs.PutStr(integrity.AttrLogID, logID)
+	attrs.PutStr(integrity.AttrKeyName, s.Name())
+	attrs.PutStr(integrity.AttrKeyVerifierKey, s.VerifierKey())
+	attrs.PutStr(integrity.AttrKeyAlgorithm, s.Algorithm())
+	attrs.PutStr(integrity.AttrKeyPublicKey, string(pub))
+	if es, ok := s.(integrity.EvidenceSigner); ok {
+		if ev := es.TPMEvidence(); ev != nil {
+			ev.PutAttributes(attrs)
+			body += " The key lives in a TPM; the announcement carries its certification by the TPM's attestation key."
+		}
+	}
+	lr.Body().SetStr(body)
 	return nil
 }
 
@@ -232,6 +306,11 @@ func (p *signProcessor) Shutdown(ctx context.Context) error {
 	}
 	<-p.done
 	err := p.signRound(ctx)
+	if p.stamper != nil {
+		// One last try for the tokens still owed, within the shutdown
+		// deadline; what is left is logged.
+		p.stamper.shutdown(ctx)
+	}
 	p.telemetry.Shutdown()
 	if err != nil {
 		return fmt.Errorf("final checkpoint: %w", err)

@@ -29,6 +29,8 @@ type TelemetryBuilder struct {
 	ProcessorSignBatchesWithoutTreeHead metric.Int64Counter
 	ProcessorSignCheckpointsEmitted     metric.Int64Counter
 	ProcessorSignFailures               metric.Int64Counter
+	ProcessorSignTimestampFailures      metric.Int64Counter
+	ProcessorSignTimestampsEmitted      metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -76,6 +78,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_sign_failures",
 		metric.WithDescription("Failures to sign a checkpoint or to pass it on; the checkpoint is tried again on the next tick. [Development]"),
 		metric.WithUnit("{failure}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorSignTimestampFailures, err = builder.meter.Int64Counter(
+		"otelcol_processor_sign_timestamp_failures",
+		metric.WithDescription("Failed requests to the time-stamp authority (or failures to pass a token on); the latest checkpoint of each log is tried again with backoff. [Development]"),
+		metric.WithUnit("{failure}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorSignTimestampsEmitted, err = builder.meter.Int64Counter(
+		"otelcol_processor_sign_timestamps_emitted",
+		metric.WithDescription("RFC 3161 time-stamp tokens obtained for checkpoints and passed on into the pipeline. [Development]"),
+		metric.WithUnit("{token}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -22,6 +22,8 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorSignBatchesWithoutTreeHead.Add(context.Background(), 1)
 	tb.ProcessorSignCheckpointsEmitted.Add(context.Background(), 1)
 	tb.ProcessorSignFailures.Add(context.Background(), 1)
+	tb.ProcessorSignTimestampFailures.Add(context.Background(), 1)
+	tb.ProcessorSignTimestampsEmitted.Add(context.Background(), 1)
 	AssertEqualProcessorSignBatchesWithoutTreeHead(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -29,6 +31,12 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorSignFailures(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorSignTimestampFailures(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorSignTimestampsEmitted(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
