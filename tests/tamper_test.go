@@ -245,7 +245,7 @@ func TestTamperedArchivesFailVerification(t *testing.T) {
 				require.NoError(t, os.WriteFile(f, data, 0o644))
 			}
 		}, "", "checkpoint"},
-		{"verify with a different key", func(*testing.T, string) {}, filepath.Join(otherKeyDir, "keys", "trust.txt"), "not signed by a trusted key"},
+		{"verify with a different key", func(*testing.T, string) {}, filepath.Join(otherKeyDir, "keys", "trust.txt"), "which is not trusted"},
 		{"truncate a segment", func(t *testing.T, dir string) {
 			f := segmentFiles(t, dir, "/streams/sess-2/")[0]
 			data, _ := os.ReadFile(f)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Report is the result of `auditctl verify`; --json prints it as is.
@@ -27,24 +28,46 @@ type KeyReport struct {
 	Hash        string `json:"hash"`
 	Algorithm   string `json:"algorithm"`
 	VerifierKey string `json:"verifier_key"`
+	// Trusted says why checkpoints signed by the key are accepted ("trust
+	// file", "rotation: co-signed with ... ", ...); empty: they are not.
+	Trusted string `json:"trusted"`
+	// Previous is the key this one replaced, as its announcement says.
+	Previous string `json:"previous,omitempty"`
+	// TPM is set when the announcement proves the key lives in a TPM.
+	TPM *TPMReport `json:"tpm,omitempty"`
+}
+
+// TPMReport is what a key's TPM evidence established.
+type TPMReport struct {
+	AttestationKey string `json:"attestation_key"`
+	AKPinned       bool   `json:"attestation_key_pinned"`
+	EndorsementKey string `json:"endorsement_key,omitempty"`
+	EKCertificate  string `json:"ek_certificate_subject,omitempty"`
 }
 
 // LogReport is the verdict on one log (one collector, one epoch).
 type LogReport struct {
-	LogID         string          `json:"log_id"`
-	Size          uint64          `json:"size"`
-	SealedSize    uint64          `json:"sealed_size"`
-	Checkpoints   int             `json:"checkpoints"`
-	EpochReason   string          `json:"epoch_reason,omitempty"`
-	PreviousLogID string          `json:"previous_log_id,omitempty"`
-	Duplicates    int             `json:"identical_duplicates"`
-	MissingLeaves uint64          `json:"missing_leaves"`
-	Voided        int             `json:"voided"`
-	Integrity     string          `json:"integrity"`    // ok | failed
-	Completeness  string          `json:"completeness"` // complete | unsealed | incomplete
-	Problems      []string        `json:"problems"`
-	Missing       []string        `json:"missing"`
-	Streams       []*StreamReport `json:"streams"`
+	LogID         string `json:"log_id"`
+	Size          uint64 `json:"size"`
+	SealedSize    uint64 `json:"sealed_size"`
+	Checkpoints   int    `json:"checkpoints"`
+	EpochReason   string `json:"epoch_reason,omitempty"`
+	PreviousLogID string `json:"previous_log_id,omitempty"`
+	Duplicates    int    `json:"identical_duplicates"`
+	MissingLeaves uint64 `json:"missing_leaves"`
+	Voided        int    `json:"voided"`
+	// TimestampsVerified tokens checked against pinned TSA roots;
+	// TimestampsUnchecked: present, but no root pinned to check them with.
+	TimestampsVerified  int             `json:"timestamps_verified"`
+	TimestampsUnchecked int             `json:"timestamps_unchecked"`
+	TimestampedSize     uint64          `json:"timestamped_size,omitempty"`
+	TimestampTime       string          `json:"timestamp_time,omitempty"`
+	TimestampAuthority  string          `json:"timestamp_authority,omitempty"`
+	Integrity           string          `json:"integrity"`    // ok | failed
+	Completeness        string          `json:"completeness"` // complete | unsealed | incomplete
+	Problems            []string        `json:"problems"`
+	Missing             []string        `json:"missing"`
+	Streams             []*StreamReport `json:"streams"`
 }
 
 // StreamReport is the verdict on one stream of a log.
@@ -67,13 +90,29 @@ func (v *verifier) report(archivePath, trustPath string) *Report {
 	r := &Report{Archive: archivePath, Bytes: v.bytesRead, Lines: v.linesRead, Checkpoints: v.checkpointsN,
 		Problems: append([]string{}, v.problems...), Logs: []*LogReport{}, Keys: []KeyReport{}}
 	if v.trust != nil {
-		r.Trust = fmt.Sprintf("%s (%d keys)", trustPath, len(v.trust.Keys))
+		r.Trust = fmt.Sprintf("%s (%d keys", trustPath, len(v.trust.Keys))
+		if v.trust.RequireTPM {
+			r.Trust += fmt.Sprintf("; TPM keys required, %d attestation keys", len(v.trust.TPMAKs))
+		}
+		if n := len(v.trust.TSARootNames); n > 0 {
+			r.Trust += fmt.Sprintf("; %d TSA roots", n)
+		}
+		r.Trust += ")"
 	} else {
 		r.Trust = "keys announced in the archive (not anchored: pass --trust to check authenticity)"
 	}
 	for _, id := range v.keyOrder {
 		k := v.keys[id]
-		r.Keys = append(r.Keys, KeyReport{Name: k.name, Hash: fmt.Sprintf("%08x", k.hash), Algorithm: k.algorithm, VerifierKey: k.vkey})
+		kr := KeyReport{Name: k.name, Hash: fmt.Sprintf("%08x", k.hash), Algorithm: k.algorithm, VerifierKey: k.vkey,
+			Trusted: v.trustedBy[id], Previous: k.previous}
+		if k.tpm != nil {
+			kr.TPM = &TPMReport{AttestationKey: k.tpm.AKName, EndorsementKey: k.tpm.EKName,
+				AKPinned: v.trust != nil && v.trust.TrustsAK(k.tpm.AKName)}
+			if k.tpm.EKCertificate != nil {
+				kr.TPM.EKCertificate = k.tpm.EKCertificate.Subject.String()
+			}
+		}
+		r.Keys = append(r.Keys, kr)
 	}
 	if v.unchained > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d records carry no chain attributes, so nothing protects them (first at %s)",
@@ -89,8 +128,12 @@ func (v *verifier) report(archivePath, trustPath string) *Report {
 		l := v.logs[id]
 		lr := &LogReport{LogID: id, Size: uint64(len(l.leaves)), Checkpoints: len(l.checkpoints), EpochReason: l.epochReason,
 			PreviousLogID: l.prevLogID, Duplicates: l.duplicates, Problems: nonNil(l.problems), Missing: nonNil(l.missing),
-			MissingLeaves: l.missingLeaves,
-			Integrity:     "ok", Completeness: "complete", Streams: []*StreamReport{}}
+			MissingLeaves: l.missingLeaves, TimestampsVerified: l.stampsVerified, TimestampsUnchecked: l.stampsUnchecked,
+			Integrity: "ok", Completeness: "complete", Streams: []*StreamReport{}}
+		if l.stampsVerified > 0 {
+			lr.TimestampedSize, lr.TimestampAuthority = l.stampedSize, l.stampedBy
+			lr.TimestampTime = l.stampedAt.UTC().Format(time.RFC3339Nano)
+		}
 		if n := len(l.checkpoints); n > 0 {
 			lr.SealedSize = l.checkpoints[n-1].cp.Size
 			lr.Size = max(lr.Size, lr.SealedSize)
@@ -158,7 +201,23 @@ func (r *Report) writeText(w io.Writer, verbose bool) {
 	fmt.Fprintf(w, "archive %s: %d lines, %.1f MB, %d checkpoints\n", r.Archive, r.Lines, float64(r.Bytes)/1e6, r.Checkpoints)
 	fmt.Fprintf(w, "trust: %s\n", r.Trust)
 	for _, k := range r.Keys {
-		fmt.Fprintf(w, "key announced: %s+%s (%s)\n", k.Name, k.Hash, k.Algorithm)
+		fmt.Fprintf(w, "key announced: %s+%s (%s)", k.Name, k.Hash, k.Algorithm)
+		if k.TPM != nil {
+			pinned := "not pinned"
+			if k.TPM.AKPinned {
+				pinned = "pinned"
+			}
+			fmt.Fprintf(w, ", in a TPM (attestation key %s, %s)", k.TPM.AttestationKey, pinned)
+		}
+		if k.Previous != "" {
+			fmt.Fprintf(w, ", replaces %s", k.Previous)
+		}
+		if k.Trusted != "" {
+			fmt.Fprintf(w, "; trusted: %s", k.Trusted)
+		} else {
+			fmt.Fprint(w, "; not trusted")
+		}
+		fmt.Fprintln(w)
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "PROBLEM: %s\n", p)
@@ -172,6 +231,13 @@ func (r *Report) writeText(w io.Writer, verbose bool) {
 				prev = ", after log " + l.PreviousLogID
 			}
 			fmt.Fprintf(w, "  began: %s%s\n", l.EpochReason, prev)
+		}
+		if l.TimestampsVerified > 0 {
+			fmt.Fprintf(w, "  time-stamped: size %d existed by %s (%s); %d tokens verified\n",
+				l.TimestampedSize, l.TimestampTime, l.TimestampAuthority, l.TimestampsVerified)
+		}
+		if l.TimestampsUnchecked > 0 {
+			fmt.Fprintf(w, "  %d time-stamp tokens not checked: the trust file pins no TSA root (tsa-root)\n", l.TimestampsUnchecked)
 		}
 		for _, p := range l.Problems {
 			fmt.Fprintf(w, "  INTEGRITY: %s\n", p)

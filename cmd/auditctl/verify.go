@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -69,6 +74,12 @@ type logAcc struct {
 	pending       []pendingLeaf
 	duplicates    int
 	missingLeaves uint64
+	// RFC 3161 tokens: verified against pinned roots, or not checked for
+	// want of them; the largest size a verified token covers.
+	stampsVerified, stampsUnchecked int
+	stampedSize                     uint64
+	stampedAt                       time.Time
+	stampedBy                       string
 }
 
 type voidList struct {
@@ -86,6 +97,8 @@ type voidEntry struct {
 type keyInfo struct {
 	name, vkey, algorithm string
 	hash                  uint32
+	previous              string                 // the key it replaces, as announced
+	tpm                   *integrity.TPMKeyFacts // from valid TPM evidence, if any
 }
 
 // verifier reads an archive and judges it.
@@ -97,6 +110,8 @@ type verifier struct {
 	logs         map[string]*logAcc
 	keys         map[string]keyInfo // by "name+hash"
 	rawCPs       []rawCheckpoint
+	stamps       []rawStamp
+	trustedBy    map[string]string // key id -> why it is trusted
 	unchained    int
 	unchainedAt  []string
 	problems     []string // archive-level
@@ -111,8 +126,18 @@ type rawCheckpoint struct {
 	where location
 }
 
+// rawStamp is an RFC 3161 time-stamp record.
+type rawStamp struct {
+	logID   string
+	size    uint64
+	imprint integrity.Hash
+	nonce   *big.Int
+	token   []byte
+	where   location
+}
+
 func newVerifier(trust *integrity.TrustFile, allowUnsealed bool) *verifier {
-	return &verifier{trust: trust, allowUnsealed: allowUnsealed, logs: map[string]*logAcc{}, keys: map[string]keyInfo{}}
+	return &verifier{trust: trust, allowUnsealed: allowUnsealed, logs: map[string]*logAcc{}, keys: map[string]keyInfo{}, trustedBy: map[string]string{}}
 }
 
 func (v *verifier) at(l location) string {
@@ -354,6 +379,8 @@ func (v *verifier) readPlain(rec []byte, where location) {
 		v.rawCPs = append(v.rawCPs, rawCheckpoint{note: []byte(lr.Body().AsString()), where: where})
 	case integrity.EventKeyAnnouncement:
 		v.readKeyAnnouncement(lr, where)
+	case integrity.EventCheckpointTimestamp:
+		v.readTimestamp(lr, where)
 	default:
 		v.unchained++
 		if len(v.unchainedAt) < 5 {
@@ -363,7 +390,8 @@ func (v *verifier) readPlain(rec []byte, where location) {
 }
 
 func (v *verifier) readKeyAnnouncement(lr plog.LogRecord, where location) {
-	vk, ok := lr.Attributes().Get(integrity.AttrKeyVerifierKey)
+	attrs := lr.Attributes()
+	vk, ok := attrs.Get(integrity.AttrKeyVerifierKey)
 	if !ok {
 		v.problems = append(v.problems, fmt.Sprintf("%s: key announcement without a verifier key", v.at(where)))
 		return
@@ -373,60 +401,241 @@ func (v *verifier) readKeyAnnouncement(lr plog.LogRecord, where location) {
 		v.problems = append(v.problems, fmt.Sprintf("%s: key announcement: %v", v.at(where), err))
 		return
 	}
-	alg, _ := lr.Attributes().Get(integrity.AttrKeyAlgorithm)
 	id := fmt.Sprintf("%s+%08x", verifier.Name(), verifier.KeyHash())
-	if _, seen := v.keys[id]; !seen {
+	k, seen := v.keys[id]
+	if !seen {
 		v.keyOrder = append(v.keyOrder, id)
+		alg, _ := attrs.Get(integrity.AttrKeyAlgorithm)
+		k = keyInfo{name: verifier.Name(), vkey: vk.AsString(), algorithm: alg.AsString(), hash: verifier.KeyHash()}
 	}
-	v.keys[id] = keyInfo{name: verifier.Name(), vkey: vk.AsString(), algorithm: alg.AsString(), hash: verifier.KeyHash()}
+	if prev, ok := attrs.Get(integrity.AttrKeyPrevious); ok {
+		k.previous = prev.AsString()
+	}
+	// TPM evidence that does not verify is a forgery or damage, whatever
+	// the trust file asks: it fails the archive.
+	ev, err := integrity.TPMEvidenceFromAttributes(attrs)
+	if err == nil && ev != nil {
+		pub, perr := integrity.PublicKeyFromVerifierKey(vk.AsString())
+		ecPub, _ := pub.(*ecdsa.PublicKey)
+		if perr != nil || ecPub == nil {
+			err = fmt.Errorf("TPM evidence for a key that is not ECDSA P-256")
+		} else {
+			var facts *integrity.TPMKeyFacts
+			if facts, err = integrity.VerifyTPMEvidence(ev, vk.AsString(), ecPub); err == nil {
+				k.tpm = facts
+			}
+		}
+	}
+	if err != nil {
+		v.problems = append(v.problems, fmt.Sprintf("%s: key announcement of %s: %v", v.at(where), id, err))
+	}
+	v.keys[id] = k
+}
+
+func (v *verifier) readTimestamp(lr plog.LogRecord, where location) {
+	attrs := lr.Attributes()
+	str := func(k string) string {
+		val, _ := attrs.Get(k)
+		return val.AsString()
+	}
+	st := rawStamp{logID: str(integrity.AttrLogID), where: where}
+	size, ok := attrs.Get(integrity.AttrCheckpointSize)
+	imprint, ierr := integrity.ParseHash(str(integrity.AttrTimestampImprint))
+	nonce, nok := new(big.Int).SetString(str(integrity.AttrTimestampNonce), 10)
+	token, terr := base64.StdEncoding.DecodeString(str(integrity.AttrTimestampToken))
+	if !ok || size.Type() != pcommon.ValueTypeInt || size.Int() < 0 || ierr != nil || !nok || terr != nil || len(token) == 0 {
+		v.problems = append(v.problems, fmt.Sprintf("%s: time-stamp record is malformed (log, size, imprint, nonce and token are required)", v.at(where)))
+		return
+	}
+	st.size, st.imprint, st.nonce, st.token = uint64(size.Int()), imprint, nonce, token
+	v.stamps = append(v.stamps, st)
 }
 
 // finish checks everything that needs the whole archive.
 func (v *verifier) finish() {
-	verifiers := v.checkpointVerifiers()
-	for _, raw := range v.rawCPs {
-		v.checkpointsN++
-		if verifiers == nil {
-			v.problems = append(v.problems, fmt.Sprintf("%s: checkpoint cannot be checked: no trusted or announced key", v.at(raw.where)))
-			continue
-		}
-		cp, err := integrity.OpenCheckpoint(raw.note, verifiers)
-		if err != nil {
-			origin := strings.SplitN(string(raw.note), "\n", 2)[0]
-			v.logAcc(origin).problems = append(v.logAcc(origin).problems, fmt.Sprintf("checkpoint %s: %v", v.at(raw.where), err))
-			continue
-		}
-		for _, signer := range cp.Signers {
-			if _, ok := v.keys[signer]; !ok {
-				v.logAcc(cp.Origin).problems = append(v.logAcc(cp.Origin).problems,
-					fmt.Sprintf("checkpoint %s at size %d is signed by key %s, which the archive never announces", v.at(raw.where), cp.Size, signer))
-			}
-		}
-		l := v.logAcc(cp.Origin)
-		l.checkpoints = append(l.checkpoints, checkpointAcc{cp: cp, where: raw.where})
-	}
+	v.openCheckpoints()
 	for _, l := range v.logs {
 		v.finishLog(l)
 	}
+	v.checkTimestamps()
 }
 
-// checkpointVerifiers are the keys checkpoints must be signed with: the
-// trust file's, or without one the keys the archive announces (which
-// proves consistency, not authenticity).
-func (v *verifier) checkpointVerifiers() note.Verifiers {
+// openCheckpoints checks every checkpoint's signatures and follows key
+// rotations. The trusted keys are the trust file's (without one: every
+// key the archive announces, which proves consistency, not
+// authenticity). A checkpoint signed by a trusted key and by another key
+// makes the other key trusted too: that is how a key hands over to its
+// successor. A checkpoint that no trusted key signed fails.
+func (v *verifier) openCheckpoints() {
 	if v.trust != nil {
-		return v.trust.Verifiers
+		for _, k := range v.trust.Keys {
+			if nv, err := integrity.NewVerifier(k); err == nil {
+				v.trustedBy[fmt.Sprintf("%s+%08x", nv.Name(), nv.KeyHash())] = "trust file"
+			}
+		}
+	} else {
+		for _, id := range v.keyOrder {
+			v.trustedBy[id] = "announced in the archive"
+		}
 	}
+	known := v.knownVerifiers()
+	type opened struct {
+		cp    *integrity.Checkpoint
+		sigs  []string
+		where location
+	}
+	var all []opened
+	for _, raw := range v.rawCPs {
+		v.checkpointsN++
+		origin := strings.SplitN(string(raw.note), "\n", 2)[0]
+		if known == nil {
+			v.problems = append(v.problems, fmt.Sprintf("%s: checkpoint cannot be checked: no trusted or announced key", v.at(raw.where)))
+			continue
+		}
+		cp, err := integrity.OpenCheckpoint(raw.note, known)
+		if err != nil {
+			v.logAcc(origin).problems = append(v.logAcc(origin).problems, fmt.Sprintf("checkpoint %s: %v", v.at(raw.where), err))
+			continue
+		}
+		all = append(all, opened{cp: cp, sigs: cp.Signers, where: raw.where})
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, o := range all {
+			voucher := ""
+			for _, s := range o.sigs {
+				if _, ok := v.trustedBy[s]; ok {
+					voucher = s
+					break
+				}
+			}
+			if voucher == "" {
+				continue
+			}
+			for _, s := range o.sigs {
+				if _, ok := v.trustedBy[s]; !ok {
+					v.trustedBy[s] = fmt.Sprintf("rotation: co-signed with %s in the checkpoint at %s", voucher, v.at(o.where))
+					changed = true
+				}
+			}
+		}
+	}
+	for _, o := range all {
+		l := v.logAcc(o.cp.Origin)
+		var signers []string
+		for _, s := range o.sigs {
+			if _, ok := v.trustedBy[s]; ok {
+				signers = append(signers, s)
+			}
+		}
+		if len(signers) == 0 {
+			l.problems = append(l.problems, fmt.Sprintf("checkpoint %s at size %d is signed only by %s, which is not trusted: "+
+				"not in the trust file, and no checkpoint co-signed by a trusted key hands over to it", v.at(o.where), o.cp.Size, strings.Join(o.sigs, ", ")))
+			continue
+		}
+		o.cp.Signers = signers
+		for _, signer := range signers {
+			if _, ok := v.keys[signer]; !ok {
+				l.problems = append(l.problems,
+					fmt.Sprintf("checkpoint %s at size %d is signed by key %s, which the archive never announces", v.at(o.where), o.cp.Size, signer))
+			}
+		}
+		l.checkpoints = append(l.checkpoints, checkpointAcc{cp: o.cp, where: o.where})
+	}
+	if v.trust != nil && v.trust.RequireTPM {
+		v.checkHardwareKeys()
+	}
+}
+
+// checkHardwareKeys applies "require tpm": every key a log's checkpoints
+// rely on must have shown, in its announcement, TPM evidence certified by
+// an attestation key the trust file lists.
+func (v *verifier) checkHardwareKeys() {
+	for _, l := range v.logs {
+		reported := map[string]bool{}
+		for _, c := range l.checkpoints {
+			for _, signer := range c.cp.Signers {
+				if reported[signer] {
+					continue
+				}
+				k, ok := v.keys[signer]
+				var why string
+				switch {
+				case !ok:
+					continue // reported: never announced
+				case k.tpm == nil:
+					why = "its announcement carries no valid TPM evidence"
+				case !v.trust.TrustsAK(k.tpm.AKName):
+					why = fmt.Sprintf("its TPM evidence is certified by attestation key %s, which the trust file does not list", k.tpm.AKName)
+				default:
+					continue
+				}
+				reported[signer] = true
+				l.problems = append(l.problems, fmt.Sprintf("checkpoint %s is signed by key %s, but the trust file requires TPM keys and %s", v.at(c.where), signer, why))
+			}
+		}
+	}
+}
+
+// knownVerifiers are the keys signatures are checked with: the trust
+// file's and the announced ones. A trust-file key shadows an announced key
+// with the same name and hash.
+func (v *verifier) knownVerifiers() note.Verifiers {
 	var list []note.Verifier
+	seen := map[string]bool{}
+	if v.trust != nil {
+		for _, k := range v.trust.Keys {
+			if nv, err := integrity.NewVerifier(k); err == nil {
+				list = append(list, nv)
+				seen[fmt.Sprintf("%s+%08x", nv.Name(), nv.KeyHash())] = true
+			}
+		}
+	}
 	for _, id := range v.keyOrder {
+		if seen[id] {
+			continue
+		}
 		if nv, err := integrity.NewVerifier(v.keys[id].vkey); err == nil {
 			list = append(list, nv)
+			seen[id] = true
 		}
 	}
 	if len(list) == 0 {
 		return nil
 	}
 	return note.VerifierList(list...)
+}
+
+// checkTimestamps matches every time-stamp token to the checkpoint it
+// covers and, when the trust file pins TSA roots, verifies it.
+func (v *verifier) checkTimestamps() {
+	for _, st := range v.stamps {
+		l := v.logAcc(st.logID)
+		var covered *integrity.Checkpoint
+		for _, c := range l.checkpoints {
+			if c.cp.Size == st.size && sha256.Sum256(c.cp.Note) == st.imprint {
+				covered = c.cp
+				break
+			}
+		}
+		if covered == nil {
+			l.missing = append(l.missing, fmt.Sprintf("the time stamp at %s covers a checkpoint at size %d that is not in the archive (or does not verify)", v.at(st.where), st.size))
+			continue
+		}
+		if v.trust == nil || v.trust.TSARoots == nil {
+			l.stampsUnchecked++
+			continue
+		}
+		info, err := integrity.VerifyTimestampToken(st.token, st.imprint, st.nonce, v.trust.TSARoots)
+		if err != nil {
+			l.problems = append(l.problems, fmt.Sprintf("%s: %v", v.at(st.where), err))
+			continue
+		}
+		l.stampsVerified++
+		if st.size >= l.stampedSize {
+			l.stampedSize, l.stampedAt, l.stampedBy = st.size, info.Time, info.TSA
+		}
+	}
 }
 
 func (v *verifier) finishLog(l *logAcc) {

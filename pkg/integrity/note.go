@@ -12,10 +12,12 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -303,13 +305,25 @@ func ParseCheckpointText(text string) (*Checkpoint, error) {
 	return &cp, nil
 }
 
-// TrustFile is the set of keys a verifier trusts. Its text format, one
-// directive per line ('#' starts a comment):
+// TrustFile is what a verifier trusts. Its text format, one directive per
+// line ('#' starts a comment):
 //
-//	key <note verifier key>
+//	key <note verifier key>      a checkpoint key (at least one)
+//	tpm-ak <TPM Name, hex>       an attestation key enrolled for a host's TPM
+//	require tpm                  every checkpoint key must prove, with a
+//	                             listed attestation key, that it lives in a TPM
+//	tsa-root <certificate>       a pinned RFC 3161 TSA root (base64 DER)
 type TrustFile struct {
 	Keys      []string
 	Verifiers note.Verifiers
+	// TPMAKs are the trusted attestation keys' Names (lower-case hex).
+	TPMAKs []string
+	// RequireTPM: checkpoint keys without TPM evidence from a listed AK
+	// fail.
+	RequireTPM bool
+	// TSARoots are the pinned time-stamp authority roots; nil when none.
+	TSARoots     *x509.CertPool
+	TSARootNames []string
 }
 
 // ParseTrustFile reads a trust file's text.
@@ -317,6 +331,7 @@ func ParseTrustFile(data []byte) (*TrustFile, error) {
 	tf := &TrustFile{}
 	var verifiers []note.Verifier
 	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20) // certificates make long lines
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if i := strings.IndexByte(line, '#'); i >= 0 {
@@ -334,15 +349,77 @@ func ParseTrustFile(data []byte) (*TrustFile, error) {
 			}
 			tf.Keys = append(tf.Keys, fields[1])
 			verifiers = append(verifiers, v)
+		case fields[0] == "tpm-ak" && len(fields) == 2:
+			name, err := hex.DecodeString(fields[1])
+			// A SHA-256 Name: algorithm 0x000b and a 32-byte digest.
+			if err != nil || len(name) != 34 || name[0] != 0 || name[1] != 0x0b {
+				return nil, fmt.Errorf("trust file line %d: tpm-ak wants the attestation key's TPM Name in hex (000b and 64 hex digits), got %q", n, fields[1])
+			}
+			tf.TPMAKs = append(tf.TPMAKs, strings.ToLower(fields[1]))
+		case fields[0] == "require" && len(fields) == 2 && fields[1] == "tpm":
+			tf.RequireTPM = true
+		case fields[0] == "tsa-root" && len(fields) == 2:
+			der, err := base64.StdEncoding.DecodeString(fields[1])
+			if err != nil {
+				return nil, fmt.Errorf("trust file line %d: tsa-root wants a base64 DER certificate: %w", n, err)
+			}
+			cert, err := x509.ParseCertificate(der)
+			if err != nil {
+				return nil, fmt.Errorf("trust file line %d: tsa-root: %w", n, err)
+			}
+			if tf.TSARoots == nil {
+				tf.TSARoots = x509.NewCertPool()
+			}
+			tf.TSARoots.AddCert(cert)
+			tf.TSARootNames = append(tf.TSARootNames, cert.Subject.String())
 		default:
-			return nil, fmt.Errorf("trust file line %d: want \"key <verifier key>\", got %q", n, line)
+			return nil, fmt.Errorf("trust file line %d: want \"key <verifier key>\", \"tpm-ak <name>\", \"require tpm\" or \"tsa-root <certificate>\", got %q", n, line)
 		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("trust file: %w", err)
 	}
 	if len(verifiers) == 0 {
 		return nil, errors.New("trust file lists no keys")
 	}
+	if tf.RequireTPM && len(tf.TPMAKs) == 0 {
+		return nil, errors.New("trust file says \"require tpm\" but lists no attestation key (tpm-ak <name>)")
+	}
 	tf.Verifiers = note.VerifierList(verifiers...)
 	return tf, nil
+}
+
+// TrustsAK reports whether the trust file lists the attestation key name.
+func (tf *TrustFile) TrustsAK(name string) bool {
+	return slices.Contains(tf.TPMAKs, strings.ToLower(name))
+}
+
+// PublicKeyFromVerifierKey returns the public key a note verifier key
+// holds: ed25519.PublicKey or *ecdsa.PublicKey.
+func PublicKeyFromVerifierKey(vkey string) (crypto.PublicKey, error) {
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("verifier key %q: want name+hash+key", vkey)
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) == 0 {
+		return nil, fmt.Errorf("verifier key %q: key is not base64", vkey)
+	}
+	switch raw[0] {
+	case algEd25519:
+		if len(raw) != 1+ed25519.PublicKeySize {
+			return nil, fmt.Errorf("verifier key %q: Ed25519 key of %d bytes", vkey, len(raw)-1)
+		}
+		return ed25519.PublicKey(raw[1:]), nil
+	case algECDSA:
+		pub, err := x509.ParsePKIXPublicKey(raw[1:])
+		if err != nil {
+			return nil, fmt.Errorf("verifier key %q: %w", vkey, err)
+		}
+		return pub, nil
+	default:
+		return nil, fmt.Errorf("verifier key %q: algorithm %#x", vkey, raw[0])
+	}
 }
 
 // LoadTrustFile reads a trust file from disk.
