@@ -90,10 +90,15 @@ func runAuditctl(t testing.TB, args ...string) (string, int) {
 	return stdout.String(), code
 }
 
-// verifyReport runs auditctl verify --json on an archive.
+// verifyReport runs auditctl verify --json on an archive, with the trust
+// file given ("": none).
 func verifyReport(t testing.TB, archiveDir, trust string, extra ...string) (verifyResult, int) {
 	t.Helper()
-	args := append([]string{"verify", "--json", "--trust", trust}, extra...)
+	args := []string{"verify", "--json"}
+	if trust != "" { // without one, auditctl trusts the keys the archive announces
+		args = append(args, "--trust", trust)
+	}
+	args = append(args, extra...)
 	out, code := runAuditctl(t, append(args, archiveDir)...)
 	var r verifyResult
 	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
@@ -104,7 +109,19 @@ func verifyReport(t testing.TB, archiveDir, trust string, extra ...string) (veri
 type verifyResult struct {
 	Verified bool     `json:"verified"`
 	Problems []string `json:"problems"`
-	Logs     []struct {
+	Keys     []struct {
+		Name        string `json:"name"`
+		Hash        string `json:"hash"`
+		VerifierKey string `json:"verifier_key"`
+		Trusted     string `json:"trusted"`
+		Previous    string `json:"previous"`
+		TPM         *struct {
+			AttestationKey string `json:"attestation_key"`
+			AKPinned       bool   `json:"attestation_key_pinned"`
+			EndorsementKey string `json:"endorsement_key"`
+		} `json:"tpm"`
+	} `json:"keys"`
+	Logs []struct {
 		LogID         string   `json:"log_id"`
 		Size          uint64   `json:"size"`
 		SealedSize    uint64   `json:"sealed_size"`
@@ -115,7 +132,11 @@ type verifyResult struct {
 		Duplicates    int      `json:"identical_duplicates"`
 		MissingLeaves uint64   `json:"missing_leaves"`
 		Voided        int      `json:"voided"`
-		Streams       []struct {
+		// RFC 3161 tokens.
+		TimestampsVerified  int    `json:"timestamps_verified"`
+		TimestampsUnchecked int    `json:"timestamps_unchecked"`
+		TimestampedSize     uint64 `json:"timestamped_size"`
+		Streams             []struct {
 			Stream       string   `json:"stream"`
 			Records      int      `json:"records"`
 			Voided       int      `json:"voided"`
@@ -185,14 +206,21 @@ func newCollector(t testing.TB, tmpl string, extra map[string]string) *collector
 		alg = a
 	}
 	writeKey(t, dir, alg)
-	var buf bytes.Buffer
-	require.NoError(t, template.Must(template.New("cfg").Parse(tmpl)).Execute(&buf, p))
-	cfgPath := filepath.Join(dir, "config.yaml")
-	require.NoError(t, os.WriteFile(cfgPath, buf.Bytes(), 0o644))
-	c := &collector{t: t, config: cfgPath, p: p, logPath: filepath.Join(dir, "collector.log")}
+	c := &collector{t: t, config: filepath.Join(dir, "config.yaml"), p: p, logPath: filepath.Join(dir, "collector.log")}
+	c.reconfigure(tmpl, extra)
 	c.start()
 	t.Cleanup(c.stop)
 	return c
+}
+
+// reconfigure renders the config again with other Extra settings, for the
+// next start.
+func (c *collector) reconfigure(tmpl string, extra map[string]string) {
+	c.t.Helper()
+	c.p.Extra = extra
+	var buf bytes.Buffer
+	require.NoError(c.t, template.Must(template.New("cfg").Parse(tmpl)).Execute(&buf, c.p))
+	require.NoError(c.t, os.WriteFile(c.config, buf.Bytes(), 0o644))
 }
 
 func (c *collector) url() string { return fmt.Sprintf("http://127.0.0.1:%d/v1/events", c.p.Port) }
@@ -402,6 +430,22 @@ func waitArchived(t testing.TB, dir string, want map[string]bool, timeout time.D
 }
 
 // eventJSON is a valid native event with a unique id.
+// sendBatches posts batches of perBatch events of three sessions, with ids
+// "<prefix>-<batch>-<i>", each acknowledged with 200.
+func sendBatches(t testing.TB, url, prefix string, batches, perBatch int) {
+	t.Helper()
+	for batch := range batches {
+		var body bytes.Buffer
+		for i := range perBatch {
+			body.Write(eventJSON(fmt.Sprintf("%s-%d-%d", prefix, batch, i), fmt.Sprintf("sess-%d", i%3), 100))
+			body.WriteByte('\n')
+		}
+		res, err := post(context.Background(), url, "application/x-ndjson", body.Bytes(), nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.Status, res.Body)
+	}
+}
+
 func eventJSON(id, session string, padding int) []byte {
 	return fmt.Appendf(nil, `{"event_name":"agent_audit.tool.call","time":"2026-11-23T10:00:00.000000001Z",`+
 		`"attributes":{"session.id":%q,"agent_audit.event.id":%q,"gen_ai.tool.name":"Bash",`+
@@ -413,7 +457,11 @@ func eventJSON(id, session string, padding int) []byte {
 // (and, with Extra["otlp_port"], the otlp receiver in the same pipeline;
 // with Extra["sync"], the worm exporter without a queue, so a graceful stop
 // archives the final checkpoint before the process ends; with Extra["plain"],
-// no chain and sign processors: the plain collector pipeline).
+// no chain and sign processors: the plain collector pipeline). Signing:
+// Extra["key_name"] and ["key_file"] replace the e2e key;
+// ["tpm_endpoint"] signs with the TPM provider instead; with
+// ["previous_key_file"] and ["previous_key_name"] that key is the one being
+// rotated out; ["tsa_url"] time-stamps checkpoints.
 const localConfig = `
 extensions:
   health_check:
@@ -423,9 +471,21 @@ extensions:
     create_directory: true
     fsync: true
   signer:
-    key_name: e2e
+    key_name: {{or (index .Extra "key_name") "e2e"}}
+{{- with index .Extra "tpm_endpoint"}}
+    provider: tpm
+    tpm:
+      endpoint: {{.}}
+{{- else}}
     file:
-      private_key: {{.Dir}}/keys/e2e.key
+      private_key: {{or (index .Extra "key_file") (printf "%s/keys/e2e.key" .Dir)}}
+{{- end}}
+{{- with index .Extra "previous_key_file"}}
+  signer/previous:
+    key_name: {{index $.Extra "previous_key_name"}}
+    file:
+      private_key: {{.}}
+{{- end}}
 receivers:
   agentaudit:
     endpoint: 127.0.0.1:{{.Port}}
@@ -447,6 +507,15 @@ processors:
     signer: signer
     interval: {{or (index .Extra "sign_interval") "1s"}}
     max_records: 5000
+{{- if index .Extra "previous_key_file"}}
+    previous_signer: signer/previous
+{{- end}}
+{{- with index .Extra "tsa_url"}}
+    timestamp:
+      endpoint: {{.}}
+      timeout: 5s
+      max_backoff: 1s
+{{- end}}
 exporters:
   worm:
     origin: e2e
@@ -464,7 +533,7 @@ exporters:
         max_size: 10000
 {{- end}}
 service:
-  extensions: [health_check, file_storage/queue, signer]
+  extensions: [health_check, file_storage/queue, signer{{if index .Extra "previous_key_file"}}, signer/previous{{end}}]
   pipelines:
     logs/audit:
       receivers: [agentaudit{{if index .Extra "otlp_port"}}, otlp{{end}}]

@@ -2,10 +2,7 @@ package tests
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,17 +23,7 @@ import (
 // sessions, stops it, and returns the archive and trust file.
 func sealedArchive(t *testing.T, algorithm string) (archiveDir, trust string) {
 	c := newCollector(t, localConfig, map[string]string{"sync": "1", "key_algorithm": algorithm, "sign_interval": "500ms"})
-	ctx := context.Background()
-	for batch := 0; batch < 6; batch++ {
-		var body bytes.Buffer
-		for i := 0; i < 10; i++ {
-			body.Write(eventJSON(fmt.Sprintf("evt-%d-%d", batch, i), fmt.Sprintf("sess-%d", i%3), 100))
-			body.WriteByte('\n')
-		}
-		res, err := post(ctx, c.url(), "application/x-ndjson", body.Bytes(), nil)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, res.Status, res.Body)
-	}
+	sendBatches(t, c.url(), "evt", 6, 10)
 	c.stop()
 	return c.archiveDir(), c.trustFile()
 }
