@@ -463,9 +463,10 @@ func (v *verifier) finish() {
 // openCheckpoints checks every checkpoint's signatures and follows key
 // rotations. The trusted keys are the trust file's (without one: every
 // key the archive announces, which proves consistency, not
-// authenticity). A checkpoint signed by a trusted key and by another key
-// makes the other key trusted too: that is how a key hands over to its
-// successor. A checkpoint that no trusted key signed fails.
+// authenticity). A checkpoint signed by a trusted key and by a key whose
+// announcement names the trusted key as the one it replaces makes the
+// successor trusted too: that is how a key hands over. A checkpoint that no
+// trusted key signed fails.
 func (v *verifier) openCheckpoints() {
 	if v.trust != nil {
 		for _, k := range v.trust.Keys {
@@ -502,20 +503,17 @@ func (v *verifier) openCheckpoints() {
 	for changed := true; changed; {
 		changed = false
 		for _, o := range all {
-			voucher := ""
-			for _, s := range o.sigs {
-				if _, ok := v.trustedBy[s]; ok {
-					voucher = s
-					break
+			for _, voucher := range o.sigs {
+				if _, ok := v.trustedBy[voucher]; !ok {
+					continue
 				}
-			}
-			if voucher == "" {
-				continue
-			}
-			for _, s := range o.sigs {
-				if _, ok := v.trustedBy[s]; !ok {
-					v.trustedBy[s] = fmt.Sprintf("rotation: co-signed with %s in the checkpoint at %s", voucher, v.at(o.where))
-					changed = true
+				for _, s := range o.sigs {
+					// Hand-over goes one way: from the key a successor's
+					// announcement names as the one it replaces.
+					if _, ok := v.trustedBy[s]; !ok && v.keys[s].previous == voucher {
+						v.trustedBy[s] = fmt.Sprintf("rotation: co-signed with %s, which it replaces, in the checkpoint at %s", voucher, v.at(o.where))
+						changed = true
+					}
 				}
 			}
 		}
@@ -530,7 +528,7 @@ func (v *verifier) openCheckpoints() {
 		}
 		if len(signers) == 0 {
 			l.problems = append(l.problems, fmt.Sprintf("checkpoint %s at size %d is signed only by %s, which is not trusted: "+
-				"not in the trust file, and no checkpoint co-signed by a trusted key hands over to it", v.at(o.where), o.cp.Size, strings.Join(o.sigs, ", ")))
+				"not in the trust file, and no checkpoint co-signed by the trusted key it replaces hands over to it", v.at(o.where), o.cp.Size, strings.Join(o.sigs, ", ")))
 			continue
 		}
 		o.cp.Signers = signers
