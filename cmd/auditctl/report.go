@@ -114,6 +114,8 @@ func (v *verifier) report(archivePath, trustPath string) *Report {
 		}
 		r.Keys = append(r.Keys, kr)
 	}
+	// A time stamp whose checkpoint is gone: a checkpoint was removed.
+	r.Problems = append(r.Problems, v.missingStamped...)
 	if v.unchained > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d records carry no chain attributes, so nothing protects them (first at %s)",
 			v.unchained, strings.Join(v.unchainedAt, ", ")))

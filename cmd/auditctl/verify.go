@@ -106,19 +106,21 @@ type verifier struct {
 	trust         *integrity.TrustFile
 	allowUnsealed bool
 
-	files        []string
-	logs         map[string]*logAcc
-	keys         map[string]keyInfo // by "name+hash"
-	rawCPs       []rawCheckpoint
-	stamps       []rawStamp
-	trustedBy    map[string]string // key id -> why it is trusted
-	unchained    int
-	unchainedAt  []string
-	problems     []string // archive-level
-	bytesRead    int64
-	linesRead    int64
-	keyOrder     []string
-	checkpointsN int
+	files  []string
+	logs   map[string]*logAcc
+	keys   map[string]keyInfo // by "name+hash"
+	rawCPs []rawCheckpoint
+	stamps []rawStamp
+	// missingStamped: time stamps whose checkpoint is not in the archive.
+	missingStamped []string
+	trustedBy      map[string]string // key id -> why it is trusted
+	unchained      int
+	unchainedAt    []string
+	problems       []string // archive-level
+	bytesRead      int64
+	linesRead      int64
+	keyOrder       []string
+	checkpointsN   int
 }
 
 type rawCheckpoint struct {
@@ -128,7 +130,6 @@ type rawCheckpoint struct {
 
 // rawStamp is an RFC 3161 time-stamp record.
 type rawStamp struct {
-	logID   string
 	size    uint64
 	imprint integrity.Hash
 	nonce   *big.Int
@@ -405,8 +406,7 @@ func (v *verifier) readKeyAnnouncement(lr plog.LogRecord, where location) {
 	k, seen := v.keys[id]
 	if !seen {
 		v.keyOrder = append(v.keyOrder, id)
-		alg, _ := attrs.Get(integrity.AttrKeyAlgorithm)
-		k = keyInfo{name: verifier.Name(), vkey: vk.AsString(), algorithm: alg.AsString(), hash: verifier.KeyHash()}
+		k = keyInfo{name: verifier.Name(), vkey: vk.AsString(), algorithm: attrString(attrs, integrity.AttrKeyAlgorithm), hash: verifier.KeyHash()}
 	}
 	if prev, ok := attrs.Get(integrity.AttrKeyPrevious); ok {
 		k.previous = prev.AsString()
@@ -434,17 +434,14 @@ func (v *verifier) readKeyAnnouncement(lr plog.LogRecord, where location) {
 
 func (v *verifier) readTimestamp(lr plog.LogRecord, where location) {
 	attrs := lr.Attributes()
-	str := func(k string) string {
-		val, _ := attrs.Get(k)
-		return val.AsString()
-	}
-	st := rawStamp{logID: str(integrity.AttrLogID), where: where}
+	str := func(k string) string { return attrString(attrs, k) }
+	st := rawStamp{where: where}
 	size, ok := attrs.Get(integrity.AttrCheckpointSize)
 	imprint, ierr := integrity.ParseHash(str(integrity.AttrTimestampImprint))
 	nonce, nok := new(big.Int).SetString(str(integrity.AttrTimestampNonce), 10)
 	token, terr := base64.StdEncoding.DecodeString(str(integrity.AttrTimestampToken))
 	if !ok || size.Type() != pcommon.ValueTypeInt || size.Int() < 0 || ierr != nil || !nok || terr != nil || len(token) == 0 {
-		v.problems = append(v.problems, fmt.Sprintf("%s: time-stamp record is malformed (log, size, imprint, nonce and token are required)", v.at(where)))
+		v.problems = append(v.problems, fmt.Sprintf("%s: time-stamp record is malformed (size, imprint, nonce and token are required)", v.at(where)))
 		return
 	}
 	st.size, st.imprint, st.nonce, st.token = uint64(size.Int()), imprint, nonce, token
@@ -605,21 +602,27 @@ func (v *verifier) knownVerifiers() note.Verifiers {
 }
 
 // checkTimestamps matches every time-stamp token to the checkpoint it
-// covers and, when the trust file pins TSA roots, verifies it.
+// covers (by the SHA-256 of its signed note: the log id attribute is an
+// integrity attribute, outside the archived record) and, when the trust
+// file pins TSA roots, verifies it.
 func (v *verifier) checkTimestamps() {
-	for _, st := range v.stamps {
-		l := v.logAcc(st.logID)
-		var covered *integrity.Checkpoint
+	type covered struct {
+		l  *logAcc
+		cp *integrity.Checkpoint
+	}
+	byImprint := map[integrity.Hash]covered{}
+	for _, l := range v.logs {
 		for _, c := range l.checkpoints {
-			if c.cp.Size == st.size && sha256.Sum256(c.cp.Note) == st.imprint {
-				covered = c.cp
-				break
-			}
+			byImprint[sha256.Sum256(c.cp.Note)] = covered{l, c.cp}
 		}
-		if covered == nil {
-			l.missing = append(l.missing, fmt.Sprintf("the time stamp at %s covers a checkpoint at size %d that is not in the archive (or does not verify)", v.at(st.where), st.size))
+	}
+	for _, st := range v.stamps {
+		c, ok := byImprint[st.imprint]
+		if !ok || c.cp.Size != st.size {
+			v.missingStamped = append(v.missingStamped, fmt.Sprintf("the time stamp at %s covers a checkpoint (size %d) that is not in the archive or does not verify", v.at(st.where), st.size))
 			continue
 		}
+		l := c.l
 		if v.trust == nil || v.trust.TSARoots == nil {
 			l.stampsUnchecked++
 			continue
@@ -753,4 +756,12 @@ func joinLimited(items []string, n int) string {
 		return strings.Join(items, ", ")
 	}
 	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more ranges", len(items)-n)
+}
+
+// attrString is an attribute's value as a string, "" when it is absent.
+func attrString(m pcommon.Map, key string) string {
+	if v, ok := m.Get(key); ok {
+		return v.AsString()
+	}
+	return ""
 }
