@@ -8,7 +8,12 @@ DATA_DIR  ?= ./var
 FUZZTIME  ?= 10s
 GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_build/*')
 
-.PHONY: build run test lint generate unit e2e fuzz bench clean
+.PHONY: build run test deps lint generate unit e2e fuzz bench clean
+
+# Debian packages the tests run against: swtpm (the software TPM) with
+# swtpm-tools, tpm2-tools (independent TPM checks), openssl (the local
+# RFC 3161 time-stamp authority). Each entry is command:package.
+TEST_TOOLS := swtpm:swtpm swtpm_setup:swtpm-tools tpm2_createprimary:tpm2-tools openssl:openssl
 
 ## build: the collector binary, with ocb pinned in go.mod (go tool builder), and auditctl
 build:
@@ -22,7 +27,16 @@ run: build
 	AGENTAUDIT_DATA_DIR=$(DATA_DIR) ./$(BIN) --config distributions/local/config.yaml
 
 ## test: everything CI runs: lint, generated code, unit, end-to-end and fuzz tests
-test: lint generate-check unit e2e fuzz
+test: deps lint generate-check unit e2e fuzz
+
+## deps: install the Debian packages of TEST_TOOLS that are missing
+deps:
+	@missing=""; for tp in $(TEST_TOOLS); do command -v $${tp%%:*} >/dev/null || missing="$$missing $${tp#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 lint:
 	@bad=$$(gofmt -l $(GOFILES)); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
@@ -49,6 +63,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/auditrecord
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyTimestampToken$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyTPMEvidence$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
 
 ## bench: receiver-to-archive benchmark (events/s and CPU per event)
 bench: build

@@ -14,6 +14,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/debugexporter"
 	"go.opentelemetry.io/collector/exporter/otlpexporter"
@@ -89,6 +90,31 @@ func TestShippedConfigsLoadAndValidate(t *testing.T) {
 			cfg, err := otelcoltest.LoadConfigAndValidate(filepath.Join(name, "config.yaml"), factories(t))
 			require.NoError(t, err)
 			require.NotEmpty(t, cfg.Service.Pipelines)
+		})
+	}
+}
+
+// The host-side options are switched on from the environment: the TPM
+// provider and RFC 3161 time stamps.
+func TestAgentAndGatewayConfigsTakeTPMAndTimestampFromEnvironment(t *testing.T) {
+	t.Setenv("AGENTAUDIT_DATA_DIR", t.TempDir())
+	t.Setenv("AGENTAUDIT_GATEWAY_ENDPOINT", "gateway.example:4317")
+	t.Setenv("AGENTAUDIT_GATEWAY_TOKEN", "token")
+	t.Setenv("AGENTAUDIT_TLS_CERT", "/etc/otelcol-agentaudit/tls.crt")
+	t.Setenv("AGENTAUDIT_TLS_KEY", "/etc/otelcol-agentaudit/tls.key")
+	t.Setenv("AGENTAUDIT_SIGNER", "tpm")
+	t.Setenv("AGENTAUDIT_TPM", "/dev/tpmrm1")
+	t.Setenv("AGENTAUDIT_TSA_URL", "http://tsa.example/tsr")
+	for _, name := range []string{"agent", "gateway"} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := otelcoltest.LoadConfigAndValidate(filepath.Join(name, "config.yaml"), factories(t))
+			require.NoError(t, err)
+			signer := cfg.Extensions[component.MustNewID("signer")].(*signerextension.Config)
+			require.Equal(t, signerextension.ProviderTPM, signer.Provider)
+			require.Equal(t, "/dev/tpmrm1", signer.TPM.Path)
+			sign := cfg.Processors[component.MustNewID("sign")].(*signprocessor.Config)
+			require.True(t, sign.Timestamp.Enabled())
+			require.Equal(t, "http://tsa.example/tsr", sign.Timestamp.Endpoint)
 		})
 	}
 }
