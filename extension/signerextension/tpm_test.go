@@ -3,6 +3,8 @@ package signerextension
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,4 +200,53 @@ func runTPM2(t *testing.T, sw *testswtpm.SWTPM, tool string, args ...string) {
 	cmd.Env = append(os.Environ(), "TPM2TOOLS_TCTI="+sw.TCTI())
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s %v: %s", tool, args, out)
+}
+
+// TestWriteTPMEvidenceFuzzSeeds writes, when AGENTAUDIT_WRITE_FUZZ_SEEDS=1,
+// the seeds of FuzzVerifyTPMEvidence and the evidence fixture of
+// pkg/integrity's TPM tests: real evidence from swtpm, which pkg/integrity
+// cannot make itself (this package imports it). It is the one test here
+// that skips: it is a generator, not a check; the committed files it
+// writes are what pkg/integrity's tests check.
+func TestWriteTPMEvidenceFuzzSeeds(t *testing.T) {
+	if os.Getenv("AGENTAUDIT_WRITE_FUZZ_SEEDS") != "1" {
+		t.Skip("set AGENTAUDIT_WRITE_FUZZ_SEEDS=1 to rewrite pkg/integrity's TPM evidence seeds")
+	}
+	sw := testswtpm.Start(t)
+	s := openTestTPMSigner(t, sw, "host-a")
+	other := openTestTPMSigner(t, sw, "host-b")
+	ev := s.TPMEvidence()
+	_, err := integrity.VerifyTPMEvidence(ev, s.VerifierKey(), s.pub)
+	require.NoError(t, err)
+	require.NotEmpty(t, ev.EKPublic, "swtpm derives the EK")
+	withoutEK := *ev
+	withoutEK.EKPublic, withoutEK.EKCertificate = nil, nil
+	_, err = integrity.VerifyTPMEvidence(&withoutEK, s.VerifierKey(), s.pub)
+	require.NoError(t, err)
+	_, err = integrity.VerifyTPMEvidence(other.TPMEvidence(), s.VerifierKey(), s.pub)
+	require.ErrorContains(t, err, "not the announced key")
+
+	integrityDir := filepath.Join("..", "..", "pkg", "integrity", "testdata")
+	dir := filepath.Join(integrityDir, "fuzz", "FuzzVerifyTPMEvidence")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	for name, seed := range map[string]struct {
+		ev   *integrity.TPMEvidence
+		vkey string
+	}{
+		"valid-with-ek":    {ev, s.VerifierKey()},
+		"valid-without-ek": {&withoutEK, s.VerifierKey()},
+		// Another key's evidence, announced under the first key.
+		"other-key": {other.TPMEvidence(), s.VerifierKey()},
+	} {
+		e := seed.ev
+		text := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n[]byte(%q)\n[]byte(%q)\n[]byte(%q)\n[]byte(%q)\n[]byte(%q)\nstring(%q)\n",
+			e.KeyPublic, e.CertifyInfo, e.CertifySignature, e.AKPublic, e.EKPublic, e.EKCertificate, seed.vkey)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+	}
+	fixture, err := json.MarshalIndent(struct {
+		VKey     string                 `json:"vkey"`
+		Evidence *integrity.TPMEvidence `json:"evidence"`
+	}{s.VerifierKey(), ev}, "", "  ")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(integrityDir, "tpm_evidence.json"), append(fixture, '\n'), 0o644))
 }

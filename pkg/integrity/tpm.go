@@ -198,14 +198,21 @@ func VerifyTPMEvidence(e *TPMEvidence, vkey string, pub *ecdsa.PublicKey) (*TPMK
 	}
 	keyName, err := TPMName(e.KeyPublic)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("TPM evidence: key: %w", err)
 	}
 	if !bytes.Equal(info.Name.Buffer, keyName) {
 		return nil, errors.New("TPM evidence: the TPM certified a different key (the Name in the certify info is not the key's)")
 	}
 	akName, err := TPMName(e.AKPublic)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("TPM evidence: AK: %w", err)
+	}
+	// The TPM writes the signing key's qualified name into the statement.
+	// It binds the AK's whole public area (not only the point the
+	// signature was checked with) and says the AK is a primary key of the
+	// endorsement hierarchy, as the provider makes it.
+	if !bytes.Equal(attest.QualifiedSigner.Buffer, endorsementPrimaryQualifiedName(akName)) {
+		return nil, errors.New("TPM evidence: the certify statement was not signed by this attestation key (its qualified name differs)")
 	}
 	facts := &TPMKeyFacts{AKName: hex.EncodeToString(akName)}
 	if len(e.EKPublic) > 0 {
@@ -238,6 +245,16 @@ func TPMName(public []byte) ([]byte, error) {
 	}
 	sum := sha256.Sum256(public)
 	return append([]byte{0x00, 0x0b}, sum[:]...), nil
+}
+
+// endorsementPrimaryQualifiedName is the qualified name of a primary key of
+// the endorsement hierarchy with the given Name: SHA-256 of the
+// hierarchy's handle (TPM_RH_ENDORSEMENT) followed by the Name.
+func endorsementPrimaryQualifiedName(name []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte{0x40, 0x00, 0x00, 0x0b})
+	h.Write(name)
+	return append([]byte{0x00, 0x0b}, h.Sum(nil)...)
 }
 
 // TPMPublicKey returns the ECDSA P-256 key of a TPMT_PUBLIC.
