@@ -69,6 +69,7 @@ fuzz:
 ## bench: receiver-to-archive benchmark (events/s and CPU per event)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./pkg/...
+	$(GO) test -run '^$$' -bench SlowSigner -benchtime 3s ./processor/signprocessor
 	GOMAXPROCS=1 $(GO) test -run '^$$' -bench . -benchtime 5x ./cmd/auditctl
 	AGENTAUDIT_BIN=$(abspath $(BIN)) $(GO) test -run '^$$' -bench . -benchtime 3x -count 1 ./tests/
 

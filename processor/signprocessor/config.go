@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/confmap"
 )
 
 // Config is the sign processor's configuration.
@@ -38,6 +39,18 @@ type TimestampConfig struct {
 	confighttp.ClientConfig `mapstructure:",squash"`
 	// MaxBackoff bounds the wait between attempts while the TSA fails.
 	MaxBackoff time.Duration `mapstructure:"max_backoff"`
+}
+
+// Unmarshal decodes the time-stamp settings. Without it, the Unmarshal of
+// the embedded confighttp.ClientConfig would be promoted to this type and
+// decode the HTTP client settings alone, silently dropping max_backoff.
+// conf.Unmarshal here skips this method (confmap calls it with the
+// top-level Unmarshaler disabled) and lets confmap call the embedded
+// ClientConfig's Unmarshal for its part and decode the rest. (As for every
+// config embedding a squashed Unmarshaler, confmap then ignores unknown
+// keys in this section.)
+func (c *TimestampConfig) Unmarshal(conf *confmap.Conf) error {
+	return conf.Unmarshal(c)
 }
 
 // Enabled reports whether checkpoints are time-stamped.

@@ -2,6 +2,7 @@ package signprocessor
 
 import (
 	"context"
+	"crypto"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -71,30 +72,37 @@ func newSignProcessor(cfg *Config, set processor.Settings, next consumer.Logs) (
 }
 
 func (p *signProcessor) Start(ctx context.Context, host component.Host) error {
+	// Nothing is kept until every check passed: Shutdown takes a set signer
+	// to mean that the loop runs, and would wait for it forever otherwise.
 	s, err := signerextension.GetSigner(host, p.cfg.Signer)
 	if err != nil {
 		return err
 	}
-	p.signer = s
+	var prev integrity.Signer
 	if p.cfg.PreviousSigner != nil {
-		prev, err := signerextension.GetSigner(host, *p.cfg.PreviousSigner)
+		prev, err = signerextension.GetSigner(host, *p.cfg.PreviousSigner)
 		if err != nil {
 			return fmt.Errorf("previous_signer: %w", err)
 		}
-		if prev.VerifierKey() == s.VerifierKey() {
+		if sameKey(prev, s) {
 			return fmt.Errorf("previous_signer %q holds the same key as signer %q: nothing to rotate", *p.cfg.PreviousSigner, p.cfg.Signer)
 		}
-		p.previous = prev
-		p.logger.Info("Key rotation: the first checkpoint of each log is signed by both keys",
-			zap.String("previous_key", prev.VerifierKey()), zap.String("key", s.VerifierKey()))
 	}
+	var stamper *timestamper
 	if p.cfg.Timestamp.Enabled() {
 		client, err := p.cfg.Timestamp.ToClient(ctx, host.GetExtensions(), p.settings)
 		if err != nil {
 			return fmt.Errorf("timestamp: %w", err)
 		}
-		p.stamper = newTimestamper(p.cfg.Timestamp, client, p.logger, p.telemetry, p.next)
-		go p.stamper.loop()
+		stamper = newTimestamper(p.cfg.Timestamp, client, p.logger, p.telemetry, p.next)
+	}
+	p.signer, p.previous, p.stamper = s, prev, stamper
+	if prev != nil {
+		p.logger.Info("Key rotation: the first checkpoint of each log is signed by both keys",
+			zap.String("previous_key", prev.VerifierKey()), zap.String("key", s.VerifierKey()))
+	}
+	if stamper != nil {
+		go stamper.loop()
 	}
 	go p.loop()
 	return nil
@@ -257,6 +265,16 @@ func (p *signProcessor) appendAnnouncements(sl plog.ScopeLogs, logID string, now
 		return appendAnnouncement(sl, p.signer, keyID(p.previous), logID, now)
 	}
 	return appendAnnouncement(sl, p.signer, "", logID, now)
+}
+
+// sameKey: both signers hold one key, whatever name each gives it (a
+// rotation to the same key under a new name rotates nothing).
+func sameKey(a, b integrity.Signer) bool {
+	if a.VerifierKey() == b.VerifierKey() {
+		return true
+	}
+	pub, ok := a.Public().(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pub.Equal(b.Public())
 }
 
 func keyID(s integrity.Signer) string { return fmt.Sprintf("%s+%08x", s.Name(), s.KeyHash()) }

@@ -76,6 +76,18 @@ func (t *timestamper) add(logID string, size uint64, note []byte) {
 
 func (t *timestamper) loop() {
 	defer close(t.done)
+	// A request in flight is abandoned on stop: shutdown makes its own last
+	// attempt within its deadline, and must not first wait out a hanging
+	// TSA for up to the client timeout.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-t.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	backoff := time.Duration(0)
 	var retry <-chan time.Time
 	for {
@@ -89,7 +101,7 @@ func (t *timestamper) loop() {
 		case <-retry:
 		}
 		retry = nil
-		if t.round(context.Background()) {
+		if t.round(ctx) {
 			backoff = 0
 			continue
 		}
