@@ -78,13 +78,18 @@ func factories(t *testing.T) otelcol.Factories {
 	return f
 }
 
-func TestShippedConfigsLoadAndValidate(t *testing.T) {
-	// The configs read their paths and peers from the environment.
+// setShippedEnvironment sets what the shipped configs read their paths and
+// peers from.
+func setShippedEnvironment(t *testing.T) {
 	t.Setenv("AGENTAUDIT_DATA_DIR", t.TempDir())
 	t.Setenv("AGENTAUDIT_GATEWAY_ENDPOINT", "gateway.example:4317")
 	t.Setenv("AGENTAUDIT_GATEWAY_TOKEN", "token")
 	t.Setenv("AGENTAUDIT_TLS_CERT", "/etc/otelcol-agentaudit/tls.crt")
 	t.Setenv("AGENTAUDIT_TLS_KEY", "/etc/otelcol-agentaudit/tls.key")
+}
+
+func TestShippedConfigsLoadAndValidate(t *testing.T) {
+	setShippedEnvironment(t)
 	for _, name := range []string{"local", "agent", "gateway"} {
 		t.Run(name, func(t *testing.T) {
 			cfg, err := otelcoltest.LoadConfigAndValidate(filepath.Join(name, "config.yaml"), factories(t))
@@ -97,11 +102,7 @@ func TestShippedConfigsLoadAndValidate(t *testing.T) {
 // The host-side options are switched on from the environment: the TPM
 // provider and RFC 3161 time stamps.
 func TestAgentAndGatewayConfigsTakeTPMAndTimestampFromEnvironment(t *testing.T) {
-	t.Setenv("AGENTAUDIT_DATA_DIR", t.TempDir())
-	t.Setenv("AGENTAUDIT_GATEWAY_ENDPOINT", "gateway.example:4317")
-	t.Setenv("AGENTAUDIT_GATEWAY_TOKEN", "token")
-	t.Setenv("AGENTAUDIT_TLS_CERT", "/etc/otelcol-agentaudit/tls.crt")
-	t.Setenv("AGENTAUDIT_TLS_KEY", "/etc/otelcol-agentaudit/tls.key")
+	setShippedEnvironment(t)
 	t.Setenv("AGENTAUDIT_SIGNER", "tpm")
 	t.Setenv("AGENTAUDIT_TPM", "/dev/tpmrm1")
 	t.Setenv("AGENTAUDIT_TSA_URL", "http://tsa.example/tsr")

@@ -33,6 +33,17 @@ import (
 // tpm2_createprimary reproduces (docs/integrity.md), so its Name can be
 // enrolled without this program.
 
+// ecdsaP256Parameters: both keys sign with ECDSA P-256 and SHA-256.
+func ecdsaP256Parameters() tpm2.TPMUPublicParms {
+	return tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
+		CurveID: tpm2.TPMECCNistP256,
+		Scheme: tpm2.TPMTECCScheme{
+			Scheme:  tpm2.TPMAlgECDSA,
+			Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256}),
+		},
+	})
+}
+
 // checkpointKeyTemplate is the template of the checkpoint key for a key name.
 func checkpointKeyTemplate(keyName string) tpm2.TPMTPublic {
 	unique := sha256.Sum256([]byte("agentaudit checkpoint key v1\x00" + keyName))
@@ -47,13 +58,7 @@ func checkpointKeyTemplate(keyName string) tpm2.TPMTPublic {
 			NoDA:                true,
 			SignEncrypt:         true,
 		},
-		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
-			CurveID: tpm2.TPMECCNistP256,
-			Scheme: tpm2.TPMTECCScheme{
-				Scheme:  tpm2.TPMAlgECDSA,
-				Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256}),
-			},
-		}),
+		Parameters: ecdsaP256Parameters(),
 		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{
 			X: tpm2.TPM2BECCParameter{Buffer: unique[:]},
 		}),
@@ -77,14 +82,8 @@ var attestationKeyTemplate = tpm2.TPMTPublic{
 		Restricted:          true,
 		SignEncrypt:         true,
 	},
-	Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
-		CurveID: tpm2.TPMECCNistP256,
-		Scheme: tpm2.TPMTECCScheme{
-			Scheme:  tpm2.TPMAlgECDSA,
-			Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256}),
-		},
-	}),
-	Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{}),
+	Parameters: ecdsaP256Parameters(),
+	Unique:     tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{}),
 }
 
 // NV indices of the EK certificates (TCG EK Credential Profile): ECC P-256

@@ -35,6 +35,24 @@ func (s *slowSigner) Sign(msg []byte) ([]byte, error) {
 	return s.Signer.Sign(msg)
 }
 
+// signerSpeeds are the signers the benchmarks compare: an in-memory key,
+// and one that signs at a hardware TPM's pace.
+var signerSpeeds = []struct {
+	name  string
+	delay time.Duration
+}{
+	{"fast-signer", 0},
+	{"slow-signer-200ms", 200 * time.Millisecond},
+}
+
+func newSlowSigner(b *testing.B, algorithm string, delay time.Duration) *slowSigner {
+	key, err := integrity.GenerateKey(algorithm)
+	require.NoError(b, err)
+	ks, err := integrity.NewKeySigner("bench", key)
+	require.NoError(b, err)
+	return &slowSigner{Signer: ks, delay: delay}
+}
+
 // countingSink counts what passes, keeping nothing (b.N batches would not
 // fit in a consumertest.LogsSink).
 type countingSink struct {
@@ -60,19 +78,9 @@ var _ consumer.Logs = (*countingSink)(nil)
 // fast as with an in-memory key.
 func BenchmarkConsumeWithSlowSigner(b *testing.B) {
 	const perBatch = 100
-	for _, bc := range []struct {
-		name  string
-		delay time.Duration
-	}{
-		{"fast-signer", 0},
-		{"slow-signer-200ms", 200 * time.Millisecond},
-	} {
+	for _, bc := range signerSpeeds {
 		b.Run(bc.name, func(b *testing.B) {
-			key, err := integrity.GenerateKey("ed25519")
-			require.NoError(b, err)
-			ks, err := integrity.NewKeySigner("bench", key)
-			require.NoError(b, err)
-			signer := &slowSigner{Signer: ks, delay: bc.delay}
+			signer := newSlowSigner(b, "ed25519", bc.delay)
 
 			cfg := createDefaultConfig().(*Config)
 			cfg.Interval = 100 * time.Millisecond
@@ -200,19 +208,9 @@ func BenchmarkChainAndSignWithSlowSigner(b *testing.B) {
 		lr.Attributes().PutStr("gen_ai.tool.name", "Bash")
 		lr.Body().SetStr(strings.Repeat("x", 900))
 	}
-	for _, bc := range []struct {
-		name  string
-		delay time.Duration
-	}{
-		{"fast-signer", 0},
-		{"slow-signer-200ms", 200 * time.Millisecond},
-	} {
+	for _, bc := range signerSpeeds {
 		b.Run(bc.name, func(b *testing.B) {
-			key, err := integrity.GenerateKey("ecdsa-p256")
-			require.NoError(b, err)
-			ks, err := integrity.NewKeySigner("bench", key)
-			require.NoError(b, err)
-			signer := &slowSigner{Signer: ks, delay: bc.delay}
+			signer := newSlowSigner(b, "ecdsa-p256", bc.delay)
 
 			sink := &countingSink{}
 			cfg := createDefaultConfig().(*Config)
