@@ -80,6 +80,22 @@ func TestTPMSignerSignsAndProvesTheKeyIsInTheTPM(t *testing.T) {
 	assert.ErrorContains(t, err, "different verifier key")
 }
 
+// tpm.path may name a unix socket (swtpm --server type=unixio) as well as a
+// character device.
+func TestTPMSignerOverUnixSocket(t *testing.T) {
+	sw := testswtpm.StartUnix(t)
+	s, err := openTPMSigner(TPMConfig{Path: sw.SocketPath(), RetryTimeout: 20 * time.Second}, "host-a", zaptest.NewLogger(t))
+	require.NoError(t, err)
+	signCheckpoint(t, s, 7)
+	_, err = integrity.VerifyTPMEvidence(s.TPMEvidence(), s.VerifierKey(), s.pub)
+	require.NoError(t, err)
+
+	// A path that is neither a device nor a socket is a clear error.
+	_, err = openTPMSigner(TPMConfig{Path: filepath.Join(t.TempDir(), "nothing"), RetryTimeout: 100 * time.Millisecond}, "host-a", zaptest.NewLogger(t))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no such file")
+}
+
 func TestTPMSignerSurvivesTPMRestart(t *testing.T) {
 	sw := testswtpm.Start(t)
 	s := openTestTPMSigner(t, sw, "host-a")
@@ -202,16 +218,13 @@ func runTPM2(t *testing.T, sw *testswtpm.SWTPM, tool string, args ...string) {
 	require.NoError(t, err, "%s %v: %s", tool, args, out)
 }
 
-// TestWriteTPMEvidenceFuzzSeeds writes, when AGENTAUDIT_WRITE_FUZZ_SEEDS=1,
-// the seeds of FuzzVerifyTPMEvidence and the evidence fixture of
-// pkg/integrity's TPM tests: real evidence from swtpm, which pkg/integrity
-// cannot make itself (this package imports it). It is the one test here
-// that skips: it is a generator, not a check; the committed files it
-// writes are what pkg/integrity's tests check.
-func TestWriteTPMEvidenceFuzzSeeds(t *testing.T) {
-	if os.Getenv("AGENTAUDIT_WRITE_FUZZ_SEEDS") != "1" {
-		t.Skip("set AGENTAUDIT_WRITE_FUZZ_SEEDS=1 to rewrite pkg/integrity's TPM evidence seeds")
-	}
+// TestTPMEvidenceFuzzSeeds makes the seeds of FuzzVerifyTPMEvidence and
+// the evidence fixture of pkg/integrity's TPM tests the way the committed
+// ones were made: real evidence from swtpm, which pkg/integrity cannot make
+// itself (this package imports it). With AGENTAUDIT_WRITE_FUZZ_SEEDS=1 it
+// writes them over the committed files; otherwise into a temporary
+// directory.
+func TestTPMEvidenceFuzzSeeds(t *testing.T) {
 	sw := testswtpm.Start(t)
 	s := openTestTPMSigner(t, sw, "host-a")
 	other := openTestTPMSigner(t, sw, "host-b")
@@ -226,7 +239,10 @@ func TestWriteTPMEvidenceFuzzSeeds(t *testing.T) {
 	_, err = integrity.VerifyTPMEvidence(other.TPMEvidence(), s.VerifierKey(), s.pub)
 	require.ErrorContains(t, err, "not the announced key")
 
-	integrityDir := filepath.Join("..", "..", "pkg", "integrity", "testdata")
+	integrityDir := t.TempDir()
+	if os.Getenv("AGENTAUDIT_WRITE_FUZZ_SEEDS") == "1" {
+		integrityDir = filepath.Join("..", "..", "pkg", "integrity", "testdata")
+	}
 	dir := filepath.Join(integrityDir, "fuzz", "FuzzVerifyTPMEvidence")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	for name, seed := range map[string]struct {

@@ -18,7 +18,7 @@ import (
 type SWTPM struct {
 	t        testing.TB
 	stateDir string
-	port     int // command port; the control port is port+1
+	port     int // command port; the control port is port+1 (0: unix sockets)
 	cmd      *exec.Cmd
 	log      *os.File
 }
@@ -35,6 +35,22 @@ func Start(t testing.TB) *SWTPM {
 	t.Cleanup(s.Stop)
 	return s
 }
+
+// StartUnix starts swtpm serving on unix sockets in its state directory
+// (swtpm --server type=unixio): the signer's tpm.path is SocketPath.
+func StartUnix(t testing.TB) *SWTPM {
+	t.Helper()
+	if _, err := exec.LookPath("swtpm"); err != nil {
+		t.Fatalf("swtpm is not installed (Debian packages swtpm, swtpm-tools; `make test` installs them): %v", err)
+	}
+	s := &SWTPM{t: t, stateDir: t.TempDir()}
+	s.Restart()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// SocketPath is the command socket of a StartUnix swtpm.
+func (s *SWTPM) SocketPath() string { return filepath.Join(s.stateDir, "tpm.sock") }
 
 // Endpoint is host:port of the command port (the signer's tpm.endpoint).
 func (s *SWTPM) Endpoint() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
@@ -56,9 +72,13 @@ func (s *SWTPM) Restart() {
 	}
 	// not-need-init and startup-clear: the TPM is usable without a
 	// platform power-on or TPM2_Startup from the client.
-	cmd := exec.Command("swtpm", "socket", "--tpm2",
-		"--server", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", s.port),
-		"--ctrl", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", s.port+1),
+	server := fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", s.port)
+	ctrl := fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", s.port+1)
+	if s.port == 0 {
+		server = "type=unixio,path=" + s.SocketPath()
+		ctrl = "type=unixio,path=" + filepath.Join(s.stateDir, "ctrl.sock")
+	}
+	cmd := exec.Command("swtpm", "socket", "--tpm2", "--server", server, "--ctrl", ctrl,
 		"--tpmstate", "dir="+s.stateDir,
 		"--flags", "not-need-init,startup-clear")
 	cmd.Stdout, cmd.Stderr = log, log
@@ -67,15 +87,19 @@ func (s *SWTPM) Restart() {
 	}
 	s.cmd, s.log = cmd, log
 	deadline := time.Now().Add(10 * time.Second)
+	network, addr := "tcp", s.Endpoint()
+	if s.port == 0 {
+		network, addr = "unix", s.SocketPath()
+	}
 	for {
-		c, err := net.DialTimeout("tcp", s.Endpoint(), time.Second)
+		c, err := net.DialTimeout(network, addr, time.Second)
 		if err == nil {
 			c.Close()
 			return
 		}
 		if time.Now().After(deadline) {
 			out, _ := os.ReadFile(log.Name())
-			s.t.Fatalf("swtpm did not listen on %s: %v\n%s", s.Endpoint(), err, out)
+			s.t.Fatalf("swtpm did not listen on %s: %v\n%s", addr, err, out)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
