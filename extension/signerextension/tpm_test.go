@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/mod/sumdb/note"
 
@@ -265,4 +266,19 @@ func TestTPMEvidenceFuzzSeeds(t *testing.T) {
 	}{s.VerifierKey(), ev}, "", "  ")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(integrityDir, "tpm_evidence.json"), append(fixture, '\n'), 0o644))
+}
+
+// BenchmarkTPMSign is one checkpoint signature with the TPM provider against
+// swtpm: connect, derive the key, sign, flush, disconnect.
+func BenchmarkTPMSign(b *testing.B) {
+	sw := testswtpm.Start(b)
+	s, err := openTPMSigner(tpmConfig(sw), "bench", zap.NewNop())
+	require.NoError(b, err)
+	msg := []byte(integrity.CheckpointText("example.com/log/1", 42, integrity.Hash{}))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := s.Sign(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
