@@ -65,6 +65,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyTimestampToken$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyTPMEvidence$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
+	$(GO) test -run '^$$' -fuzz '^FuzzFind$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/secrets
 
 ## bench: receiver-to-archive benchmark (events/s and CPU per event)
 bench: build
