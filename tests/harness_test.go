@@ -430,6 +430,15 @@ func waitArchived(t testing.TB, dir string, want map[string]bool, timeout time.D
 }
 
 // eventJSON is a valid native event with a unique id.
+// checkpointObjects lists an archive's objects beside the logs' streams
+// (checkpoints, time stamps, key announcements) whose names match pattern.
+func checkpointObjects(t testing.TB, archiveDir, pattern string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(archiveDir, "*", "*", "checkpoints", pattern))
+	require.NoError(t, err)
+	return files
+}
+
 // sendBatches posts batches of perBatch events of three sessions, with ids
 // "<prefix>-<batch>-<i>", each acknowledged with 200.
 func sendBatches(t testing.TB, url, prefix string, batches, perBatch int) {

@@ -70,8 +70,7 @@ func TestKeyRotation(t *testing.T) {
 
 	t.Run("a checkpoint signed only by an unannounced key fails", func(t *testing.T) {
 		unannounced := copyTree(t, c.archiveDir())
-		keys, err := filepath.Glob(filepath.Join(unannounced, "*", "*", "checkpoints", "key-e2e-b-*"))
-		require.NoError(t, err)
+		keys := checkpointObjects(t, unannounced, "key-e2e-b-*")
 		require.NotEmpty(t, keys)
 		for _, k := range keys {
 			require.NoError(t, os.Remove(k))
@@ -97,8 +96,7 @@ func TestKeyRotation(t *testing.T) {
 // note carries two signatures.
 func dualSignedCheckpoint(t *testing.T, archiveDir string) string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(archiveDir, "*", "*", "checkpoints", "checkpoint-*"))
-	require.NoError(t, err)
+	files := checkpointObjects(t, archiveDir, "checkpoint-*")
 	var dual []string
 	for _, f := range files {
 		data, err := os.ReadFile(f)

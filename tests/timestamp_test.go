@@ -74,8 +74,7 @@ func TestTimestampedCheckpoints(t *testing.T) {
 
 	t.Run("a tampered token fails", func(t *testing.T) {
 		tampered := copyTree(t, c.archiveDir())
-		files, err := filepath.Glob(filepath.Join(tampered, "*", "*", "checkpoints", "timestamp-*"))
-		require.NoError(t, err)
+		files := checkpointObjects(t, tampered, "timestamp-*")
 		require.NotEmpty(t, files)
 		line, err := os.ReadFile(files[0])
 		require.NoError(t, err)
@@ -92,8 +91,7 @@ func TestTimestampedCheckpoints(t *testing.T) {
 
 	t.Run("a token moved to another checkpoint fails", func(t *testing.T) {
 		moved := copyTree(t, c.archiveDir())
-		files, err := filepath.Glob(filepath.Join(moved, "*", "*", "checkpoints", "timestamp-*"))
-		require.NoError(t, err)
+		files := checkpointObjects(t, moved, "timestamp-*")
 		require.GreaterOrEqual(t, len(files), 2)
 		a, err := os.ReadFile(files[0])
 		require.NoError(t, err)
@@ -109,13 +107,11 @@ func TestTimestampedCheckpoints(t *testing.T) {
 
 	t.Run("a time-stamped checkpoint removed from the archive is found missing", func(t *testing.T) {
 		cut := copyTree(t, c.archiveDir())
-		stamps, err := filepath.Glob(filepath.Join(cut, "*", "*", "checkpoints", "timestamp-*"))
-		require.NoError(t, err)
+		stamps := checkpointObjects(t, cut, "timestamp-*")
 		// The first token's checkpoint (not the last, whose removal would
 		// only leave the log unsealed).
 		size := strings.Split(filepath.Base(stamps[0]), "-")[1]
-		cps, err := filepath.Glob(filepath.Join(cut, "*", "*", "checkpoints", "checkpoint-"+size+"-*"))
-		require.NoError(t, err)
+		cps := checkpointObjects(t, cut, "checkpoint-"+size+"-*")
 		require.Len(t, cps, 1)
 		require.NoError(t, os.Remove(cps[0]))
 		r, code := verifyReport(t, cut, trust)

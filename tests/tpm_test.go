@@ -161,8 +161,7 @@ func TestTPMRestartUnderRunningCollector(t *testing.T) {
 // announcementFile finds the one key-announcement object of an archive.
 func announcementFile(t *testing.T, archiveDir string) string {
 	t.Helper()
-	matches, err := filepath.Glob(filepath.Join(archiveDir, "*", "*", "checkpoints", "key-*"))
-	require.NoError(t, err)
+	matches := checkpointObjects(t, archiveDir, "key-*")
 	require.Len(t, matches, 1)
 	return matches[0]
 }
