@@ -33,6 +33,7 @@ import (
 	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter"
 	"github.com/agentaudit/otelcol-agentaudit/extension/signerextension"
 	"github.com/agentaudit/otelcol-agentaudit/processor/chainprocessor"
+	"github.com/agentaudit/otelcol-agentaudit/processor/scrubprocessor"
 	"github.com/agentaudit/otelcol-agentaudit/processor/signprocessor"
 	"github.com/agentaudit/otelcol-agentaudit/receiver/agentauditreceiver"
 )
@@ -44,6 +45,7 @@ var imports = []string{
 	"go.opentelemetry.io/collector/receiver/otlpreceiver",
 	"go.opentelemetry.io/collector/processor/batchprocessor",
 	"go.opentelemetry.io/collector/processor/memorylimiterprocessor",
+	"github.com/agentaudit/otelcol-agentaudit/processor/scrubprocessor",
 	"github.com/agentaudit/otelcol-agentaudit/processor/chainprocessor",
 	"github.com/agentaudit/otelcol-agentaudit/processor/signprocessor",
 	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter",
@@ -66,7 +68,8 @@ func factories(t *testing.T) otelcol.Factories {
 		agentauditreceiver.NewFactory(), otlpreceiver.NewFactory())
 	require.NoError(t, err)
 	f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
-		batchprocessor.NewFactory(), memorylimiterprocessor.NewFactory(), chainprocessor.NewFactory(), signprocessor.NewFactory())
+		batchprocessor.NewFactory(), memorylimiterprocessor.NewFactory(), scrubprocessor.NewFactory(),
+		chainprocessor.NewFactory(), signprocessor.NewFactory())
 	require.NoError(t, err)
 	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
 		wormexporter.NewFactory(), debugexporter.NewFactory(), otlpexporter.NewFactory(), otlphttpexporter.NewFactory())

@@ -232,6 +232,12 @@ func appendMap(buf []byte, m pcommon.Map, skipIntegrity bool) []byte {
 	return append(buf, '}')
 }
 
+// AppendCanonicalValue appends the canonical form of one value (as inside a
+// record's canonical form, see AppendCanonical) to buf. The scrub processor
+// digests structured content with it, so a digest can be recomputed from
+// the original value by anyone holding the key.
+func AppendCanonicalValue(buf []byte, v pcommon.Value) []byte { return appendValue(buf, v) }
+
 func appendValue(buf []byte, v pcommon.Value) []byte {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:

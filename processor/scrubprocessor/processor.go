@@ -1,0 +1,568 @@
+package scrubprocessor
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
+	"github.com/agentaudit/otelcol-agentaudit/pkg/secrets"
+	"github.com/agentaudit/otelcol-agentaudit/processor/scrubprocessor/internal/metadata"
+)
+
+// pseudonymBytes: how much of the HMAC a pseudonym shows. 128 bits keep
+// distinct secrets apart; the full digest is for content, where an auditor
+// may want to recompute it.
+const pseudonymBytes = 16
+
+// contentMarker starts every content digest; a value that already is one is
+// left alone, so scrubbing twice (agent, then gateway) changes nothing.
+const contentMarker = "[HMAC:content:"
+
+type scrubber struct {
+	cfg    *Config
+	det    *secrets.Detector
+	logger *zap.Logger
+	tb     *metadata.TelemetryBuilder
+
+	key   []byte
+	keyID string
+	hmacs sync.Pool // hash.Hash keyed with key
+
+	actions       map[string]Action // every finding type -> its action
+	metricOpts    map[string]metric.AddOption
+	contentEvents map[string]bool
+	contentAttrs  map[string]bool
+	keepRaw       map[string]bool
+	allowKeys     map[string]bool // lower case
+	scratch       sync.Pool       // *pass
+}
+
+func newScrubber(cfg *Config, set processor.Settings) (*scrubber, error) {
+	det, err := secrets.New(cfg.detectorOptions())
+	if err != nil {
+		return nil, err
+	}
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	s := &scrubber{
+		cfg: cfg, det: det, logger: set.Logger, tb: tb,
+		keyID:         cfg.HMAC.KeyID,
+		actions:       map[string]Action{},
+		metricOpts:    map[string]metric.AddOption{},
+		contentEvents: setOf(cfg.Content.BodyOfEvents, false),
+		contentAttrs:  setOf(cfg.Content.Attributes, false),
+		keepRaw:       setOf(cfg.Content.KeepRawEvents, false),
+		allowKeys:     setOf(cfg.Allow.Keys, true),
+	}
+	if s.keyID == "" {
+		s.keyID = defaultKeyID
+	}
+	if cfg.Content.Action != ContentHMAC {
+		s.contentEvents, s.contentAttrs = nil, nil
+	}
+	for _, t := range secrets.Types() {
+		a := cfg.actionFor(t.ID)
+		s.actions[t.ID] = a
+		s.metricOpts[t.ID] = metric.WithAttributeSet(attribute.NewSet(
+			attribute.String("finding_type", t.ID), attribute.String("action", string(a))))
+	}
+	if cfg.needsKey() || cfg.HMAC.KeyFile != "" || cfg.HMAC.KeyEnv != "" {
+		if s.key, err = loadKey(cfg.HMAC); err != nil {
+			tb.Shutdown()
+			return nil, err
+		}
+		key := s.key
+		s.hmacs.New = func() any { return hmac.New(sha256.New, key) }
+	}
+	s.scratch.New = func() any { return &pass{counts: map[string]int{}} }
+	return s, nil
+}
+
+func setOf(names []string, fold bool) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		if fold {
+			n = strings.ToLower(n)
+		}
+		m[n] = true
+	}
+	return m
+}
+
+// pass is the scratch state of one record (and, while walking a resource or
+// scope, of that level).
+type pass struct {
+	findings []secrets.Finding
+	buf      []byte
+	counts   map[string]int // finding type -> count, for the report
+	worst    Action         // strongest action met in the current value
+	bytes    int64
+	// totals for metrics over the whole batch
+	batchCounts map[string]int
+}
+
+func (p *pass) resetRecord() {
+	clear(p.counts)
+	p.worst = ""
+}
+
+// processLogs scrubs every record in place and removes dropped ones.
+func (s *scrubber) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	p := s.scratch.Get().(*pass)
+	defer s.scratch.Put(p)
+	if p.batchCounts == nil {
+		p.batchCounts = map[string]int{}
+	}
+	clear(p.batchCounts)
+	p.bytes = 0
+	var scrubbed, dropped, attrsDropped, digested int64
+
+	ld.ResourceLogs().RemoveIf(func(rl plog.ResourceLogs) bool {
+		var inherited map[string]int // resource and scope findings, reported on each record
+		if s.cfg.ResourceAttributes {
+			p.resetRecord()
+			n := s.scrubMap(p, rl.Resource().Attributes(), true, &attrsDropped)
+			if p.worst == ActionDropRecord {
+				dropped += int64(countRecords(rl))
+				s.logDrop("resource", p.counts)
+				return true
+			}
+			if n > 0 {
+				inherited = cloneCounts(p.counts)
+			}
+		}
+		rl.ScopeLogs().RemoveIf(func(sl plog.ScopeLogs) bool {
+			scopeCounts := inherited
+			if s.cfg.ScopeAttributes {
+				p.resetRecord()
+				n := s.scrubMap(p, sl.Scope().Attributes(), true, &attrsDropped)
+				if p.worst == ActionDropRecord {
+					dropped += int64(sl.LogRecords().Len())
+					s.logDrop("scope", p.counts)
+					return true
+				}
+				if n > 0 {
+					scopeCounts = mergeCounts(cloneCounts(inherited), p.counts)
+				}
+			}
+			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
+				if integrity.IsReservedEventName(lr.EventName()) {
+					return false // checkpoints, key announcements: signatures, not secrets
+				}
+				if _, chained := lr.Attributes().Get(integrity.AttrLogID); chained {
+					// Chained by an upstream collector, which scrubbed it
+					// first: the record is committed, and any change here
+					// would break its chain (docs/integrity.md).
+					return false
+				}
+				p.resetRecord()
+				digested += s.digestContent(p, lr)
+				n := s.scrubBody(p, lr, &attrsDropped)
+				if p.worst != ActionDropRecord {
+					n += s.scrubMap(p, lr.Attributes(), true, &attrsDropped)
+				}
+				if p.worst == ActionDropRecord {
+					dropped++
+					s.logDrop(lr.EventName(), p.counts)
+					return true
+				}
+				if n > 0 || len(scopeCounts) > 0 {
+					mergeCounts(p.counts, scopeCounts)
+					s.report(lr.Attributes(), p.counts)
+					scrubbed++
+				}
+				return false
+			})
+			return sl.LogRecords().Len() == 0
+		})
+		return rl.ScopeLogs().Len() == 0
+	})
+
+	for typ, n := range p.batchCounts {
+		s.tb.ProcessorScrubFindings.Add(ctx, int64(n), s.metricOpts[typ])
+	}
+	if scrubbed > 0 {
+		s.tb.ProcessorScrubRecordsScrubbed.Add(ctx, scrubbed)
+	}
+	if dropped > 0 {
+		s.tb.ProcessorScrubRecordsDropped.Add(ctx, dropped)
+	}
+	if attrsDropped > 0 {
+		s.tb.ProcessorScrubAttributesDropped.Add(ctx, attrsDropped)
+	}
+	if digested > 0 {
+		s.tb.ProcessorScrubContentDigested.Add(ctx, digested)
+	}
+	s.tb.ProcessorScrubBytesScanned.Add(ctx, p.bytes)
+	if ld.ResourceLogs().Len() == 0 {
+		return ld, processorhelper.ErrSkipProcessingData
+	}
+	return ld, nil
+}
+
+func countRecords(rl plog.ResourceLogs) int {
+	n := 0
+	for _, sl := range rl.ScopeLogs().All() {
+		n += sl.LogRecords().Len()
+	}
+	return n
+}
+
+func cloneCounts(m map[string]int) map[string]int {
+	c := make(map[string]int, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+func mergeCounts(dst, src map[string]int) map[string]int {
+	for k, v := range src {
+		dst[k] += v
+	}
+	return dst
+}
+
+// logDrop says that records were dropped and why (types only, never values):
+// a dropped record leaves no trace in the trail, so the log and the
+// records_dropped metric are where it shows.
+func (s *scrubber) logDrop(where string, counts map[string]int) {
+	types := make([]string, 0, len(counts))
+	for t := range counts {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	s.logger.Warn("Dropped records holding a secret whose action is drop_record",
+		zap.String("where", where), zap.Strings("finding_types", types))
+}
+
+// report writes the per-record finding counts, adding to a report an
+// upstream scrubber (an agent before this gateway) already wrote.
+func (s *scrubber) report(attrs pcommon.Map, counts map[string]int) {
+	v, ok := attrs.Get(s.cfg.ReportAttribute)
+	var m pcommon.Map
+	if ok && v.Type() == pcommon.ValueTypeMap {
+		m = v.Map()
+	} else {
+		m = attrs.PutEmptyMap(s.cfg.ReportAttribute)
+	}
+	types := make([]string, 0, len(counts))
+	for t := range counts {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		n := int64(counts[t])
+		if old, ok := m.Get(t); ok && old.Type() == pcommon.ValueTypeInt {
+			n += old.Int()
+		}
+		m.PutInt(t, n)
+	}
+}
+
+// digestContent replaces Tier 2 content by its keyed digest and returns how
+// many values it replaced.
+func (s *scrubber) digestContent(p *pass, lr plog.LogRecord) int64 {
+	if s.contentEvents == nil || s.keepRaw[lr.EventName()] {
+		return 0
+	}
+	var n int64
+	if s.contentEvents[lr.EventName()] && s.digestValue(p, lr.Body()) {
+		n++
+	}
+	if len(s.contentAttrs) > 0 {
+		for k, v := range lr.Attributes().All() {
+			if s.contentAttrs[k] && s.digestValue(p, v) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// digestValue turns v into [HMAC:content:<key id>:<hex HMAC-SHA256>] over
+// its UTF-8 text (a string) or its canonical form (anything else; see
+// integrity.AppendCanonical). Empty values and existing digests stay.
+func (s *scrubber) digestValue(p *pass, v pcommon.Value) bool {
+	var data []byte
+	switch v.Type() {
+	case pcommon.ValueTypeEmpty:
+		return false
+	case pcommon.ValueTypeStr:
+		str := v.Str()
+		if str == "" || isContentDigest(str) {
+			return false
+		}
+		p.buf = append(p.buf[:0], str...)
+	default:
+		p.buf = integrity.AppendCanonicalValue(p.buf[:0], v)
+	}
+	data = p.buf
+	h := s.hmacs.Get().(hash.Hash)
+	h.Reset()
+	h.Write(data)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	s.hmacs.Put(h)
+	v.SetStr(contentMarker + s.keyID + ":" + hex.EncodeToString(sum[:]) + "]")
+	return true
+}
+
+// scrubBody scans the body. A string body is text; a map body is walked
+// like attributes. drop_attribute on a body finding empties the body.
+func (s *scrubber) scrubBody(p *pass, lr plog.LogRecord, attrsDropped *int64) int {
+	body := lr.Body()
+	if body.Type() == pcommon.ValueTypeStr && isContentDigest(body.Str()) {
+		return 0
+	}
+	total := countSum(p.counts)
+	if s.scrubValue(p, "", body) == ActionDropAttribute {
+		pcommon.NewValueEmpty().CopyTo(body)
+		*attrsDropped++
+	}
+	return countSum(p.counts) - total
+}
+
+// isContentDigest: is str exactly a digest this processor writes? Only then
+// is it left alone: a value that merely starts like one is scanned (and
+// digested) like any other.
+func isContentDigest(str string) bool {
+	rest, ok := strings.CutPrefix(str, contentMarker)
+	if !ok || len(rest) < 2+2*sha256.Size || rest[len(rest)-1] != ']' {
+		return false
+	}
+	id, digest, ok := strings.Cut(rest[:len(rest)-1], ":")
+	if !ok || !keyIDPattern.MatchString(id) || len(digest) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(digest); i++ {
+		if c := digest[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func countSum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// scrubMap scans every entry of m (top: m is a record, resource or scope
+// attribute map, where drop_attribute removes the entry) and returns the
+// number of findings.
+func (s *scrubber) scrubMap(p *pass, m pcommon.Map, top bool, attrsDropped *int64) int {
+	total := countSum(p.counts)
+	var drop []string
+	var renames []string
+	for k, v := range m.All() {
+		if top && (integrity.IsIntegrityAttribute(k) || k == s.cfg.ReportAttribute) {
+			continue
+		}
+		if len(s.allowKeys) > 0 && s.allowKeys[strings.ToLower(k)] {
+			continue
+		}
+		if v.Type() == pcommon.ValueTypeStr && isContentDigest(v.Str()) {
+			continue
+		}
+		// A key can itself be a secret ({"ghp_...": true}): the key is then
+		// replaced, the only case where a key changes.
+		worst := Action("")
+		if s.scanValue(p, "", k) {
+			worst = s.worstOf(p.findings)
+			renames = append(renames, k)
+		}
+		if a := s.scrubValue(p, k, v); a.severity() > worst.severity() {
+			worst = a
+		}
+		if worst.severity() > p.worst.severity() {
+			p.worst = worst
+		}
+		if top && worst == ActionDropAttribute {
+			drop = append(drop, k)
+		}
+		if p.worst == ActionDropRecord {
+			return countSum(p.counts) - total
+		}
+	}
+	if len(drop) > 0 {
+		dropSet := setOf(drop, false)
+		m.RemoveIf(func(k string, _ pcommon.Value) bool { return dropSet[k] })
+		*attrsDropped += int64(len(drop))
+	}
+	s.renameKeys(p, m, renames)
+	return countSum(p.counts) - total
+}
+
+// scrubValue scans v (recursively) under the map key key, applies mask and
+// hmac in place and returns the strongest action met inside v (drop
+// actions are left to the caller: the top-level attribute or the record).
+func (s *scrubber) scrubValue(p *pass, key string, v pcommon.Value) Action {
+	var worst Action
+	note := func(a Action) {
+		if a.severity() > worst.severity() {
+			worst = a
+		}
+	}
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		str := v.Str()
+		if s.scanValue(p, key, str) {
+			note(s.worstOf(p.findings))
+			if worst.severity() < ActionDropAttribute.severity() {
+				v.SetStr(s.replace(p, str))
+			}
+		}
+	case pcommon.ValueTypeInt:
+		// Card numbers and phone numbers arrive as JSON numbers too. A hit
+		// turns the value into its masked string: the only type change.
+		str := strconv.FormatInt(v.Int(), 10)
+		if s.scanValue(p, key, str) {
+			note(s.worstOf(p.findings))
+			if worst.severity() < ActionDropAttribute.severity() {
+				v.SetStr(s.replace(p, str))
+			}
+		}
+	case pcommon.ValueTypeBytes:
+		b := v.Bytes().AsRaw()
+		if utf8.Valid(b) {
+			str := string(b)
+			if s.scanValue(p, key, str) {
+				note(s.worstOf(p.findings))
+				if worst.severity() < ActionDropAttribute.severity() {
+					v.SetStr(s.replace(p, str))
+				}
+			}
+		}
+	case pcommon.ValueTypeMap:
+		m := v.Map()
+		var renames []string
+		for k, e := range m.All() {
+			if len(s.allowKeys) > 0 && s.allowKeys[strings.ToLower(k)] {
+				continue
+			}
+			if s.scanValue(p, "", k) {
+				note(s.worstOf(p.findings))
+				renames = append(renames, k)
+			}
+			note(s.scrubValue(p, k, e))
+			if worst == ActionDropRecord {
+				return worst
+			}
+		}
+		if worst.severity() < ActionDropAttribute.severity() {
+			s.renameKeys(p, m, renames)
+		}
+	case pcommon.ValueTypeSlice:
+		for _, e := range v.Slice().All() {
+			note(s.scrubValue(p, key, e))
+			if worst == ActionDropRecord {
+				return worst
+			}
+		}
+	}
+	if worst.severity() > p.worst.severity() {
+		p.worst = worst
+	}
+	return worst
+}
+
+// scanValue finds secrets in str, a value under key (key names a secret:
+// the whole value is one), counts them and leaves them in p.findings.
+func (s *scrubber) scanValue(p *pass, key, str string) bool {
+	if str == "" {
+		return false
+	}
+	p.bytes += int64(len(str))
+	if key == "" {
+		p.findings = s.det.Find(str, p.findings[:0])
+	} else {
+		p.findings = s.det.FindValue(key, str, p.findings[:0])
+	}
+	for _, f := range p.findings {
+		p.counts[f.Type]++
+		p.batchCounts[f.Type]++
+	}
+	return len(p.findings) > 0
+}
+
+// renameKeys replaces the secret in each of keys (keys of m that hold one).
+// The findings are found again: p.findings belongs to the last value.
+func (s *scrubber) renameKeys(p *pass, m pcommon.Map, keys []string) {
+	for _, k := range keys {
+		v, ok := m.Get(k)
+		if !ok {
+			continue // dropped
+		}
+		p.findings = s.det.Find(k, p.findings[:0])
+		moved := pcommon.NewValueEmpty()
+		v.CopyTo(moved)
+		m.Remove(k)
+		moved.CopyTo(m.PutEmpty(s.replace(p, k)))
+	}
+}
+
+func (s *scrubber) worstOf(fs []secrets.Finding) Action {
+	var worst Action
+	for _, f := range fs {
+		if a := s.actions[f.Type]; a.severity() > worst.severity() {
+			worst = a
+		}
+	}
+	return worst
+}
+
+// replace rewrites str with every finding in p.findings masked or
+// pseudonymised by its action.
+func (s *scrubber) replace(p *pass, str string) string {
+	var b strings.Builder
+	b.Grow(len(str) + 16*len(p.findings))
+	last := 0
+	for _, f := range p.findings {
+		b.WriteString(str[last:f.Start])
+		if s.actions[f.Type] == ActionHMAC {
+			b.WriteString(s.pseudonym(f.Type, str[f.Start:f.End]))
+		} else {
+			b.WriteString("[REDACTED:")
+			b.WriteString(f.Type)
+			b.WriteByte(']')
+		}
+		last = f.End
+	}
+	b.WriteString(str[last:])
+	return b.String()
+}
+
+// pseudonym: [HMAC:<type>:<key id>:<first 16 bytes of HMAC-SHA256(key,
+// secret), hex>]. The same secret under the same key always gives the same
+// pseudonym, so analysts can correlate without seeing it.
+func (s *scrubber) pseudonym(typ, secret string) string {
+	h := s.hmacs.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(secret))
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	s.hmacs.Put(h)
+	return "[HMAC:" + typ + ":" + s.keyID + ":" + hex.EncodeToString(sum[:pseudonymBytes]) + "]"
+}
