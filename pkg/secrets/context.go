@@ -16,8 +16,9 @@ func contextRules() []*rule {
 		opensslPassRule(),
 		awsSecretRule(),
 		awsPairRule(),
-		azureKeyRule("accountkey", 86, "==", tAzureStorageKey),
-		azureKeyRule("sharedaccesskey", 43, "=", tAzureSharedAccessKey),
+		azureKeyRule([]string{"accountkey", "account_key", "account-key", "storage_key"}, 86, "==", tAzureStorageKey),
+		azureKeyRule([]string{"sharedaccesskey"}, 43, "=", tAzureSharedAccessKey),
+		azureKeysListRule(),
 		sasRule(),
 		vaultLegacyRule(),
 	}...)
@@ -66,6 +67,9 @@ func matchAssignment(s *scan, p, e int) {
 	if ks == s.keyStart && ke == s.keyEnd {
 		return // another anchor of a key already examined
 	}
+	if hasPrefixAt(t, ks-3, "://") {
+		return // URL userinfo (https://x-access-token:TOKEN@host): the URL rule reports the password
+	}
 	s.keyStart, s.keyEnd = ks, ke
 	for ke > ks && (t[ke-1] == '.' || t[ke-1] == '-') {
 		ke--
@@ -79,6 +83,9 @@ func matchAssignment(s *scan, p, e int) {
 	}
 	kind := s.d.keyKind(t[ks+dashes : ke])
 	if kind == keyNone {
+		return
+	}
+	if namedValue(s, ks, ke, kind) {
 		return
 	}
 	i := ke
@@ -109,16 +116,27 @@ func matchAssignment(s *scan, p, e int) {
 	}
 
 	// A quoted key is closed by the same quote (possibly escaped: \" in JSON in JSON).
-	keyQuote := byte(0)
+	keyQuote, inString := byte(0), byte(0)
 	if ks > 0 && isQuote(t[ks-1]) {
 		keyQuote = t[ks-1]
 		j := i
 		for j < len(t) && t[j] == '\\' {
 			j++
 		}
-		if j < len(t) && t[j] == keyQuote {
+		switch {
+		case j < len(t) && t[j] == keyQuote:
 			i = j + 1
-		} else {
+			// a subscript: app.config["SECRET_KEY"] = "...", os.environ['DB_PASSWORD'] = '...'
+			if ks >= 2 && t[ks-2] == '[' && i < len(t) && t[i] == ']' {
+				i++
+			}
+		case j == i && i+1 < len(t) && ((t[i] == '=' && t[i+1] != '=') || (t[i] == ':' && t[i+1] == ' ')):
+			// a quoted string holding an assignment or a header: echo
+			// "DB_PASSWORD=x" >> .env, docker run -e "KEY=x", curl -H
+			// "X-Api-Key: x"; the value ends at the closing quote like any
+			// unquoted value
+			keyQuote, inString = 0, t[ks-1]
+		default:
 			return
 		}
 	}
@@ -172,6 +190,9 @@ func matchAssignment(s *scan, p, e int) {
 	}
 	if sep == ' ' && t[i] == '-' {
 		return // the next flag: the value is prompted for
+	}
+	if inString != 0 && (t[i] == inString || t[i] == '\\') {
+		return // "PWD="+dir, "Password: ", x: the string ends, the value is code
 	}
 
 	// The value (after a YAML tag: !!str 1234).
@@ -266,6 +287,75 @@ func matchAssignment(s *scan, p, e int) {
 	addAssignment(s, ks, i, ve, kind, false, sep, code)
 }
 
+// namedValue: the key is the name of an entry of an environment list, its
+// value in the same object's value field: {"name": "DB_PASSWORD", "value":
+// "x"} (Kubernetes, ECS task definitions), "- name: DB_PASSWORD\n  value: x"
+// (YAML). It reports the value and returns true when it found that shape.
+func namedValue(s *scan, ks, ke int, kind keyKind) bool {
+	t := s.text
+	j := ks
+	q := byte(0)
+	if j > 0 && isQuote(t[j-1]) {
+		q = t[j-1]
+		j--
+	}
+	for j > 0 && (isSpace(t[j-1]) || t[j-1] == '\\') {
+		j--
+	}
+	if j == 0 || t[j-1] != ':' {
+		return false
+	}
+	j--
+	for j > 0 && (isQuote(t[j-1]) || t[j-1] == '\\') && ks-j < 16 {
+		j--
+	}
+	if j < 4 || !hasPrefixFold(t, j-4, "name") || (j > 4 && csWord[t[j-5]]) {
+		return false
+	}
+	i := ke
+	if q != 0 {
+		for i < len(t) && t[i] == '\\' {
+			i++
+		}
+		if i >= len(t) || t[i] != q {
+			return false
+		}
+		i++
+	}
+	// only separators between the name and the value field
+	k := i
+	for k < len(t) && k-i < 64 && (isWS(t[k]) || t[k] == ',' || t[k] == '\\' || isQuote(t[k])) {
+		k++
+	}
+	if !hasPrefixFold(t, k, "value") {
+		return false
+	}
+	v := k + len("value")
+	for v < len(t) && (isQuote(t[v]) || t[v] == '\\') && v-k < 8 {
+		v++
+	}
+	for v < len(t) && isSpace(t[v]) {
+		v++
+	}
+	if v >= len(t) || t[v] != ':' {
+		return false
+	}
+	v++
+	for v < len(t) && isSpace(t[v]) {
+		v++
+	}
+	if vs, ve, ok := quotedValue(t, v); ok {
+		addAssignment(s, ks, vs, ve, kind, true, ':', false)
+		return true
+	}
+	ve := v
+	for ve < len(t) && ve-v <= maxUnquoted && !isWS(t[ve]) && t[ve] != ',' && t[ve] != '}' {
+		ve++
+	}
+	addAssignment(s, ks, v, ve, kind, false, ':', false)
+	return true
+}
+
 // isMemberAccess: a key that is a field of an object in code
 // (cfg.File.PrivateKey, this.apiKey, self.password), not a properties key
 // (spring.datasource.password).
@@ -329,8 +419,11 @@ func inConnectionString(t string, ks int) bool {
 		return true
 	}
 	for _, k := range []string{"jdbc:", "server=", "data source=", "host=", "database=", "initial catalog=", "driver="} {
-		if containsFold(before, k) {
-			return true
+		// a keyword of its own: Server=, ;Database=, "host=; not --docker-server=
+		for i := 0; i+len(k) <= len(before); i++ {
+			if hasPrefixFold(before, i, k) && (i == 0 || !csKey[before[i-1]]) {
+				return true
+			}
 		}
 	}
 	return false
@@ -393,12 +486,15 @@ func keyAtLineStart(t string, ks int) bool {
 		return false
 	}
 	pre := strings.TrimSpace(t[ls:ks])
-	switch strings.ToLower(pre) {
-	case "", "export", "set", "env", "arg", "-", "declare -x", "typeset -x", "local", "readonly", "setenv", "$env:", "setx":
-		return true
+	for _, w := range lineStartPrefixes {
+		if strings.EqualFold(pre, w) { // no allocation, unlike ToLower
+			return true
+		}
 	}
 	return false
 }
+
+var lineStartPrefixes = []string{"", "export", "set", "env", "arg", "-", "declare -x", "typeset -x", "local", "readonly", "setenv", "$env:", "setx"}
 
 // ---------------------------------------------------------------------------
 // Authorization headers.
@@ -412,7 +508,9 @@ func authHeaderRule() *rule {
 		types:   []string{tAuthBearer, tAuthBasic, tAuthOther},
 		match: func(s *scan, p, e int) {
 			t := s.text
-			if !leftOK(t, p, csAlnum) || (e < len(t) && isAlnum(t[e])) {
+			// also after an escaped line break: "GET / HTTP/1.1\r\nAuthorization: ..." in a JSON string or a log
+			if !(leftOK(t, p, csAlnum) || (p >= 2 && t[p-2] == '\\' && (t[p-1] == 'n' || t[p-1] == 'r' || t[p-1] == 't'))) ||
+				(e < len(t) && isAlnum(t[e])) {
 				return
 			}
 			i := e
@@ -422,7 +520,15 @@ func authHeaderRule() *rule {
 			for i < len(t) && isSpace(t[i]) {
 				i++
 			}
-			if i >= len(t) || (t[i] != ':' && t[i] != '=') {
+			if i >= len(t) {
+				return
+			}
+			if t[i] != ':' && t[i] != '=' {
+				// a header name and a quoted value: proxy_set_header Authorization "Basic ..."
+				if isSpace(t[e]) && isQuote(t[i]) && (hasPrefixFold(t, i+1, "basic ") || hasPrefixFold(t, i+1, "bearer ") ||
+					hasPrefixFold(t, i+1, "token ")) {
+					authValue(s, i+1)
+				}
 				return
 			}
 			i++
@@ -546,6 +652,11 @@ func urlCredentialsRule() *rule {
 				typ := tURLPassword
 				if _, ok := dbSchemes[string(scheme)]; ok {
 					typ = tDBPassword
+				} else if k := slices.Index(scheme, '+'); k > 0 {
+					// SQLAlchemy dialect+driver: postgresql+psycopg2://, mysql+pymysql://
+					if _, ok := dbSchemes[string(scheme[:k])]; ok {
+						typ = tDBPassword
+					}
 				}
 				s.add(e+colon+1, at, typ)
 				return
@@ -598,6 +709,10 @@ var cliSpecs = []cliSpec{
 		{flag: "-U", attached: true, separate: true, part: '%'}, {flag: "--user", separate: true, part: '%'},
 		{flag: "--user=", attached: true, part: '%'}}},
 	{anchors: []string{"sqlplus", "sqlldr", "expdp", "impdp"}, names: []string{"sqlplus", "sqlldr", "expdp", "impdp"}, sqlusr: true},
+	// ssh-keygen -N new_passphrase / -P old_passphrase ('' is none)
+	{anchors: []string{"ssh-keygen"}, names: []string{"ssh-keygen"}, flags: []cliFlag{{flag: "-N", separate: true}, {flag: "-P", separate: true}}},
+	// az login --service-principal -u <app id> -p <secret>
+	{anchors: []string{"az login"}, names: []string{"az login"}, flags: []cliFlag{{flag: "-p", separate: true}, {flag: "--password", separate: true}}},
 }
 
 var csCmdToken = mkset("A-Za-z0-9_.+-")
@@ -869,33 +984,73 @@ func awsPairRule() *rule {
 	}
 }
 
-// azureKeyRule: <Name>=<n base64><pad> in Azure connection strings and JSON.
-func azureKeyRule(name string, n int, pad, typ string) *rule {
+// azureKeyRule: <Name>=<n base64><pad> in Azure connection strings, JSON and
+// env files (AccountKey=, AZURE_STORAGE_KEY=), or a flag and its argument
+// (az storage ... --account-key <key>).
+func azureKeyRule(names []string, n int, pad, typ string) *rule {
 	return &rule{
 		name:    typ,
-		anchors: []string{name},
+		anchors: names,
 		types:   []string{typ},
 		match: func(s *scan, p, e int) {
 			t := s.text
 			if !leftOK(t, p, csAlnum) {
 				return
 			}
+			flag := p >= 2 && t[p-1] == '-' && t[p-2] == '-'
 			i := e
 			for i < len(t) && (t[i] == '"' || t[i] == '\'' || t[i] == '\\' || isSpace(t[i])) && i-e < 8 {
 				i++
 			}
-			if i >= len(t) || (t[i] != '=' && t[i] != ':') {
+			if i >= len(t) {
 				return
 			}
-			i++
-			for i < len(t) && (t[i] == '"' || t[i] == '\'' || t[i] == '\\' || isSpace(t[i])) && i-e < 16 {
+			switch {
+			case t[i] == '=' || t[i] == ':':
 				i++
+				for i < len(t) && (t[i] == '"' || t[i] == '\'' || t[i] == '\\' || isSpace(t[i])) && i-e < 16 {
+					i++
+				}
+			case flag && i > e && isSpace(t[e]):
+				// --account-key <key>: i is at the value
+			default:
+				return
 			}
 			end := runEnd(t, i, csB64, n+1)
 			if end-i != n || !hasPrefixAt(t, end, pad) || !rightOK(t, end+len(pad), csB64Pad) {
 				return
 			}
 			s.add(i, end+len(pad), typ)
+		},
+	}
+}
+
+// azureKeysListRule: the output of az storage account keys list
+// ([{"keyName": "key1", "permissions": "FULL", "value": "<88 base64>"}]).
+func azureKeysListRule() *rule {
+	return &rule{
+		name:    "azure_keys_list",
+		anchors: []string{"keyname"},
+		types:   []string{tAzureStorageKey},
+		match: func(s *scan, p, e int) {
+			t := s.text
+			if !leftOK(t, p, csAlnum) || !rightOK(t, e, csAlnum) {
+				return
+			}
+			k := strings.Index(t[e:min(len(t), e+256)], "value")
+			if k < 0 {
+				return
+			}
+			vs := e + k + len("value")
+			i := vs
+			for i < len(t) && i-vs < 12 && (isQuote(t[i]) || t[i] == '\\' || isSpace(t[i]) || t[i] == ':') {
+				i++
+			}
+			end := runEnd(t, i, csB64, 87)
+			if end-i != 86 || !hasPrefixAt(t, end, "==") || !rightOK(t, end+2, csB64Pad) {
+				return
+			}
+			s.add(i, end+2, tAzureStorageKey)
 		},
 	}
 }

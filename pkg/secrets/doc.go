@@ -46,11 +46,12 @@
 //
 // Command lines: mysql-family -pSECRET only when attached (mysql -p db
 // prompts, and db is the database); -p VALUE for sshpass, mongo tools and
-// docker/podman/helm ... login (never for ssh, docker run, where -p is a
-// port); -P for sqlcmd/bcp; -a for redis-cli; -w for ldap tools; the
-// password half of curl -u user:pass and smbclient -U user%pass; openssl
-// pass:X; sqlplus user/pass@db. Any --flag or -flag whose name names a
-// secret takes the next argument (unless it starts with '-').
+// docker/podman/helm ... login and az login (never for ssh, docker run,
+// where -p is a port); -P for sqlcmd/bcp; -a for redis-cli; -w for ldap
+// tools; -N/-P for ssh-keygen; the password half of curl -u user:pass and
+// smbclient -U user%pass; openssl pass:X; sqlplus user/pass@db. Any --flag
+// or -flag whose name names a secret takes the next argument (unless it
+// starts with '-').
 //
 // Key names (IsSecretKey): keys are split into words at separators and
 // camelCase. Password words (password, passwd, passphrase) and secret words

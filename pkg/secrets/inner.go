@@ -82,7 +82,8 @@ func innerAnchorRules() []*rule {
 				for st > 0 && isDigit(t[st-1]) && p-st <= 10 {
 					st--
 				}
-				if n := p - st; n < 8 || n > 10 || !leftOK(t, st, mkTelegramLeft) {
+				// the Bot API puts the token in the path: api.telegram.org/bot<token>/getMe
+				if n := p - st; n < 8 || n > 10 || !(leftOK(t, st, mkTelegramLeft) || hasPrefixAt(t, st-4, "/bot")) {
 					return
 				}
 				end := runEnd(t, p+3, csB64URL, 34)

@@ -73,7 +73,7 @@ var tokenDenyQual = wordSet(`page next continuation sync cancellation cancel res
 
 // x in xpass (one word) that makes it a password: storepass, keypass, dbpass.
 var passPrefixes = wordSet(`store key db root admin user my smtp ftp mail src dest srcstore deststore master sudo
-	ldap bind vnc wifi proxy http app sys sa web redis mysql pg postgres mongo rabbit amqp`)
+	ldap bind vnc wifi proxy http app sys sa web redis mysql pg postgres mongo rabbit amqp require`)
 
 // Extensions that make a dotted key a file name.
 var sourceExts = wordSet(`go py js ts jsx tsx rb java kt rs c h cc cpp cs php sh bash zsh ps1 swift scala md txt json
@@ -170,6 +170,11 @@ func classifyKey(key string) keyKind {
 	if n > 1 && in(keyBoolPrefixes, w[0]) {
 		return keyNone
 	}
+	// names of entries in a secret store (Helm charts): existingSecret: db-creds,
+	// adminPasswordKey: postgres-password; not SECRET_KEY or existing_password
+	if n > 1 && ((w[0] == "existing" && w[1] == "secret") || ((last == "key" || last == "keys") && isPasswordWord(w[n-2]))) {
+		return keyNone
+	}
 	best := keyNone
 	up := func(k keyKind) {
 		if k > best {
@@ -188,8 +193,7 @@ func classifyKey(key string) keyKind {
 		switch {
 		case x == "passwd" && n == 1:
 			up(keyPassShort) // also the name of the user database (nsswitch.conf "passwd: files")
-		case strings.Contains(x, "password") || strings.Contains(x, "passwd") || strings.Contains(x, "passphrase") ||
-			strings.Contains(x, "passcode"):
+		case isPasswordWord(x):
 			up(keyPassword)
 		case x == "pwd" || x == "pw" || x == "pass" || (strings.HasSuffix(x, "pass") && in(passPrefixes, x[:len(x)-4])):
 			// a verb when it starts a longer key (passThrough, pass_count)
@@ -250,6 +254,11 @@ func classifyKey(key string) keyKind {
 		}
 	}
 	return best
+}
+
+func isPasswordWord(x string) bool {
+	return strings.Contains(x, "password") || strings.Contains(x, "passwd") || strings.Contains(x, "passphrase") ||
+		strings.Contains(x, "passcode")
 }
 
 // bstr views b as a string without copying; the result must not outlive b
@@ -486,7 +495,7 @@ func isTimestampOrVersion(v string) bool {
 
 var stopwords = wordSet(`none null nil undefined true false yes no on off empty n/a na tbd todo required optional
 	string str int integer bool boolean number object any bytes text hidden masked redacted filtered omitted
-	removed set unset missing invalid incorrect expired provided ok error failed wrong changed
+	removed set unset missing invalid incorrect expired provided ok error failed wrong changed read write
 	[] {} "" '' - -- ? ... inherit
 	the a an and or of to for in on at by from with is are was be been not no this that these your my our its
 	if when then must should will can may use used see`)
@@ -559,6 +568,18 @@ func isPlaceholder(v string) bool {
 	if (v[0] == '$' || v[0] == '*' || v[0] == '&') && len(v) > 1 && isIdent(v[1:]) {
 		return true // $VAR, YAML *alias, &anchor
 	}
+	if len(v) > 5 && hasPrefixFold(v, 0, "$env:") && isIdent(v[5:]) {
+		return true // PowerShell $env:VAR
+	}
+	// an elided example: sk-..., ghp_..., xoxb-… (a token prefix and an ellipsis)
+	if p, ok := strings.CutSuffix(v, "..."); ok || strings.HasSuffix(v, "…") {
+		if !ok {
+			p = strings.TrimSuffix(v, "…")
+		}
+		if len(p) <= 16 && (p == "" || p[len(p)-1] == '-' || p[len(p)-1] == '_') {
+			return true
+		}
+	}
 	if v[0] == '%' && len(v) > 2 && v[len(v)-1] == '%' && isIdent(v[1:len(v)-1]) {
 		return true
 	}
@@ -629,7 +650,9 @@ func isIdent(s string) bool {
 
 func isPublicKeyValue(v string) bool {
 	for _, p := range []string{"ssh-rsa ", "ssh-ed25519 ", "ssh-dss ", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-",
-		"-----BEGIN PUBLIC KEY", "-----BEGIN RSA PUBLIC KEY", "-----BEGIN CERTIFICATE", "-----BEGIN PGP PUBLIC"} {
+		"-----BEGIN PUBLIC KEY", "-----BEGIN RSA PUBLIC KEY", "-----BEGIN CERTIFICATE", "-----BEGIN PGP PUBLIC",
+		// public by design: Mapbox public tokens, Stripe publishable keys
+		"pk.eyJ", "pk_live_", "pk_test_"} {
 		if strings.HasPrefix(v, p) {
 			return true
 		}
@@ -641,7 +664,8 @@ func isPublicKeyValue(v string) bool {
 // a call, an index, a generic type, or a dotted identifier path
 // (args.password, self.config.token, process.env.X, ev.CertifySignature).
 func isCodeLike(v string) bool {
-	if strings.ContainsAny(v, "()[]{}<>*") {
+	// '*' only as a dereference (*ptr): passwords contain it (DB_PASSWORD=Xk9*mQ2v)
+	if strings.ContainsAny(v, "()[]{}<>") || strings.HasPrefix(v, "*") {
 		return true
 	}
 	dots := 0

@@ -210,7 +210,13 @@ func spanBoundaryOK(t string, a, b int) bool {
 		if csWord[c] {
 			return false
 		}
-		if (c == '.' || c == '-' || c == '/' || c == ':' || c == ',') && b+1 < len(t) && isDigit(t[b+1]) {
+		if (c == '.' || c == '-' || c == '/' || c == ':') && b+1 < len(t) && isDigit(t[b+1]) {
+			return false
+		}
+		// 1,234 and 1.234,56 are numbers, so is a digit run in a list of
+		// numbers (4340000000000001,9007199254740994); a span grouped by
+		// spaces or dashes ends at a comma (CSV: 6011-4837-7217-5156,129.90)
+		if c == ',' && b+1 < len(t) && isDigit(t[b+1]) && (strings.IndexByte(t[a:b], '.') >= 0 || runEnd(t, a, csDigits, -1) == b) {
 			return false
 		}
 	}

@@ -111,7 +111,7 @@ var (
 	tAuthOther = defType("http_auth_token", ClassSecret, KindContext, prioContext,
 		"credential of an Authorization header with another scheme (token, Token, ApiKey, raw value)")
 	tCLIPassword = defType("cli_password", ClassSecret, KindContext, prioContext,
-		"password given to a command line tool: mysql -pX, sshpass -p, redis-cli -a, sqlcmd -P, ldapsearch -w, mongo -p, docker/podman/helm login -p, curl -u user:X, smbclient -U user%X, openssl pass:X, sqlplus user/X")
+		"password given to a command line tool: mysql -pX, sshpass -p, redis-cli -a, sqlcmd -P, ldapsearch -w, mongo -p, docker/podman/helm login -p, az login -p, curl -u user:X, smbclient -U user%X, openssl pass:X, sqlplus user/X, ssh-keygen -N/-P")
 	tAWSSecretKey = defType("aws_secret_access_key", ClassSecret, KindContext, prioFormat,
 		"AWS secret access key: 40 base64 characters next to an AWS keyword or an access key id")
 	tAzureStorageKey = defType("azure_storage_account_key", ClassSecret, KindContext, prioFormat,
