@@ -310,6 +310,10 @@ func TestFindValue(t *testing.T) {
 		{"secret", "[HMAC:k1:3f2a9c]", nil},
 		{"private_key", "/etc/keys/id_rsa", nil},
 		{"authorization", "Bearer " + rnd, []string{"http_auth_bearer=" + rnd}},
+		{"Authorization", "Basic cXVhcnR6LXN2YzpzdGFwbGUtbWFwbGUtd2lsbG93LTM4", []string{"http_auth_basic=cXVhcnR6LXN2YzpzdGFwbGUtbWFwbGUtd2lsbG93LTM4"}},
+		{"Proxy-Authorization", "SSWS " + rnd, []string{"http_auth_token=" + rnd}},
+		{"authorization", "Token " + gh, []string{"github_pat_classic=" + gh}},
+		{"authorization", "Basic auth", nil},
 		{"user", "bob", nil},
 		{"ssn", "078051121", []string{"pii_us_ssn=078051121"}},
 		{"ssn", "000051121", nil},
@@ -374,6 +378,37 @@ func TestOptions(t *testing.T) {
 	} {
 		if _, err := New(o); err == nil {
 			t.Errorf("New(%+v) accepted", o)
+		}
+	}
+}
+
+// Markers the scrub processor writes are not findings again (scrubbing is
+// idempotent), but only their exact shapes: a secret inside something that
+// merely looks like a marker is still found.
+func TestMarkers(t *testing.T) {
+	d := det(t)
+	g := newGen(77)
+	ghb := g.s(chAlnum, 30)
+	gh := "ghp_" + ghb + b62crc(ghb)
+	for _, text := range []string{
+		"mysql -h db -u root -p[REDACTED:cli_password] app",
+		"git clone https://[REDACTED:url_token]@github.com/acme/infra.git",
+		"curl -u deploy:[HMAC:cli_password:k1:0123456789abcdef0123456789abcdef] https://x.example",
+		"PGPASSWORD=[REDACTED:password_assignment] psql",
+		"body [HMAC:content:2026-11:" + strings.Repeat("ab", 32) + "]",
+	} {
+		if fs := d.Find(text, nil); len(fs) != 0 {
+			t.Errorf("Find(%q) = %v, want nothing", text, fs)
+		}
+	}
+	for _, text := range []string{
+		"[X:" + gh + "]",
+		"[REDACTED:" + gh + "]",
+		"[HMAC:content:k1:" + gh + "]",
+	} {
+		fs := d.Find(text, nil)
+		if len(fs) != 1 || text[fs[0].Start:fs[0].End] != gh {
+			t.Errorf("Find(%q) = %v, want the token", text, fs)
 		}
 	}
 }

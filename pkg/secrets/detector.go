@@ -272,6 +272,23 @@ func (d *Detector) resolve(s *scan, dst []Finding) []Finding {
 			return dst
 		}
 	}
+	// A candidate inside a marker a scrubber wrote ([REDACTED:type],
+	// [HMAC:type:key:digest]) is that marker read as a value: mysql
+	// -p[REDACTED:cli_password] stops at ']', https://[REDACTED:url_token]@
+	// looks like user:password. Scrubbing the output again must change
+	// nothing.
+	k := 0
+	for _, x := range c {
+		if insideMarker(s.text, x.start, x.end) {
+			continue
+		}
+		c[k] = x
+		k++
+	}
+	c = c[:k]
+	if len(c) == 0 {
+		return dst
+	}
 	for i := range c {
 		c[i].start, c[i].end = snapToRunes(s.text, c[i].start, c[i].end)
 	}
@@ -301,6 +318,64 @@ func (d *Detector) resolve(s *scan, dst []Finding) []Finding {
 	}
 	dst = append(dst, Finding{cur.start, cur.end, typeDefs[cur.typ].ID})
 	return dst
+}
+
+// insideMarker: does [a, b) lie within a marker [UPPER:rest]?
+func insideMarker(t string, a, b int) bool {
+	for i := min(a, len(t)-1); i >= 0 && a-i < 256; i-- {
+		switch t[i] {
+		case '[':
+			e := markerEnd(t, i)
+			return e != 0 && b <= e
+		case ']', ' ', '\t', '\n', '\r':
+			if i < a {
+				return false
+			}
+		}
+	}
+	return false
+}
+
+// markerEnd returns the end of the marker starting at t[i], exactly as the
+// scrub processor writes them, or 0: [REDACTED:<type>] and
+// [HMAC:<type or content>:<key id>:<32 or 64 hex>]. Only these exact shapes
+// count, so a secret cannot hide inside something that merely looks like a
+// marker ([X:ghp_...] is scanned like any text).
+func markerEnd(t string, i int) int {
+	rest := t[i:]
+	run := func(j int, ok func(byte) bool) int {
+		for j < len(rest) && j < 256 && ok(rest[j]) {
+			j++
+		}
+		return j
+	}
+	typeChar := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' }
+	known := func(id string) bool { _, ok := typeIndex[id]; return ok }
+	switch {
+	case strings.HasPrefix(rest, "[REDACTED:"):
+		j := len("[REDACTED:")
+		e := run(j, typeChar)
+		if e < len(rest) && rest[e] == ']' && known(rest[j:e]) {
+			return i + e + 1
+		}
+	case strings.HasPrefix(rest, "[HMAC:"):
+		j := len("[HMAC:")
+		e := run(j, typeChar)
+		if e >= len(rest) || rest[e] != ':' || !(rest[j:e] == "content" || known(rest[j:e])) {
+			return 0
+		}
+		j = e + 1
+		e = run(j, func(c byte) bool { return isAlnum(c) || c == '.' || c == '_' || c == '-' })
+		if e == j || e-j > 32 || e >= len(rest) || rest[e] != ':' {
+			return 0
+		}
+		j = e + 1
+		e = run(j, func(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' })
+		if (e-j == 32 || e-j == 64) && e < len(rest) && rest[e] == ']' {
+			return i + e + 1
+		}
+	}
+	return 0
 }
 
 func (d *Detector) allowed(v string) bool {

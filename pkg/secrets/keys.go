@@ -292,7 +292,23 @@ func (d *Detector) keyKind(key string) keyKind {
 // (surrounding whitespace excluded). Offsets are relative to value.
 func (d *Detector) FindValue(key, value string, dst []Finding) []Finding {
 	n := len(dst)
-	dst = d.Find(value, dst)
+	if isAuthHeaderName(key) {
+		// {"Authorization": "Basic ..."}: the value is read as the header
+		// line it came from, so every scheme is found, not only Bearer.
+		dst = d.Find(authHeaderPrefix+value, dst)
+		k := n
+		for _, f := range dst[n:] {
+			if f.End > len(authHeaderPrefix) {
+				f.Start = max(f.Start-len(authHeaderPrefix), 0)
+				f.End -= len(authHeaderPrefix)
+				dst[k] = f
+				k++
+			}
+		}
+		dst = dst[:k]
+	} else {
+		dst = d.Find(value, dst)
+	}
 	kind := d.keyKind(key)
 	if kind == keyNone {
 		return d.findValuePII(key, value, dst, n)
@@ -323,6 +339,13 @@ func (d *Detector) FindValue(key, value string, dst []Finding) []Finding {
 		b = max(b, f.End)
 	}
 	return append(dst[:n], Finding{a, b, typ})
+}
+
+const authHeaderPrefix = "Authorization: "
+
+// isAuthHeaderName: Authorization, Proxy-Authorization (any case).
+func isAuthHeaderName(key string) bool {
+	return strings.EqualFold(key, "authorization") || strings.EqualFold(key, "proxy-authorization")
 }
 
 // findValuePII: a value under a key naming a US SSN may be 9 digits without

@@ -213,15 +213,31 @@ func spanBoundaryOK(t string, a, b int) bool {
 		if (c == '.' || c == '-' || c == '/' || c == ':') && b+1 < len(t) && isDigit(t[b+1]) {
 			return false
 		}
-		// 1,234 and 1.234,56 are numbers, so is a digit run in a list of
-		// numbers (4340000000000001,9007199254740994); a span grouped by
-		// spaces or dashes ends at a comma (CSV: 6011-4837-7217-5156,129.90)
-		if c == ',' && b+1 < len(t) && isDigit(t[b+1]) && (strings.IndexByte(t[a:b], '.') >= 0 || runEnd(t, a, csDigits, -1) == b) {
+		// 1.234,56 is a number, so is a digit run in a compact list of long
+		// numbers (4340000000000001,9007199254740994); a digit run among
+		// short fields is a CSV value (2024-06-01,2221990086416626,49.99),
+		// and a span grouped by spaces or dashes ends at a comma
+		// (6011-4837-7217-5156,129.90)
+		if c == ',' && b+1 < len(t) && isDigit(t[b+1]) && (strings.IndexByte(t[a:b], '.') >= 0 ||
+			runEnd(t, a, csDigits, -1) == b && runEnd(t, b+1, csDigits, -1)-(b+1) >= longListNumber) {
 			return false
+		}
+	}
+	if a > 1 && t[a-1] == ',' && isDigit(t[a-2]) && runEnd(t, a, csDigits, -1) == b {
+		k := a - 1
+		for k > 0 && isDigit(t[k-1]) {
+			k--
+		}
+		if a-1-k >= longListNumber {
+			return false // the last of a compact list of long numbers
 		}
 	}
 	return true
 }
+
+// longListNumber: digits from which a comma-separated neighbour makes a
+// digit run part of a list of numbers rather than a CSV field.
+const longListNumber = 10
 
 func (d *Detector) numericSpan(s *scan, gs []group) {
 	t := s.text

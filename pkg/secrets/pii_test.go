@@ -86,6 +86,10 @@ func TestPII(t *testing.T) {
 		{"longer run", visa + "12", nil},
 		{"decimal", visa + ".5", nil},
 		{"ns timestamp", "ts=1712345678901234567 ms=1712345678901", nil},
+		{"csv amount after", "2024-06-01," + mc2 + ",49.99\n", []string{"pii_payment_card=" + mc2}},
+		{"csv id before", "871," + visa + ",129.90", []string{"pii_payment_card=" + visa}},
+		{"compact list", "[" + visa + "," + mc + "]", nil},
+		{"compact list last", "ids=9007199254740993," + visa, nil},
 
 		// IBAN
 		{"iban de", "IBAN " + de, []string{"pii_iban=" + de}},
