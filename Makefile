@@ -66,6 +66,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyTimestampToken$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyTPMEvidence$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
 	$(GO) test -run '^$$' -fuzz '^FuzzFind$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/secrets
+	$(GO) test -run '^$$' -fuzz '^FuzzScrub$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./processor/scrubprocessor
 
 ## bench: receiver-to-archive benchmark (events/s and CPU per event)
 bench: build

@@ -470,7 +470,14 @@ func eventJSON(id, session string, padding int) []byte {
 // Extra["key_name"] and ["key_file"] replace the e2e key;
 // ["tpm_endpoint"] signs with the TPM provider instead; with
 // ["previous_key_file"] and ["previous_key_name"] that key is the one being
-// rotated out; ["tsa_url"] time-stamps checkpoints.
+// rotated out; ["tsa_url"] time-stamps checkpoints. With Extra["scrub"],
+// the scrub processor sits between memory_limiter and chain, as in
+// distributions/local (HMAC key Dir/scrub-hmac.key, made at start-up);
+// ["scrub_config"] is more YAML for it, each line indented by 4 spaces
+// (e.g. "    type_actions:\n      pii_email: hmac"). With
+// Extra["debug_file"], a debug exporter (verbosity detailed) is in the
+// pipeline too and writes to that file name under Dir, or to the
+// collector's log (c.logs()) when the value is "stderr".
 const localConfig = `
 extensions:
   health_check:
@@ -509,6 +516,15 @@ processors:
     check_interval: 1s
     limit_percentage: 80
     spike_limit_percentage: 20
+{{- if index .Extra "scrub"}}
+  scrub:
+    hmac:
+      key_file: {{.Dir}}/scrub-hmac.key
+      create_key_file: true
+{{- with index .Extra "scrub_config"}}
+{{.}}
+{{- end}}
+{{- end}}
   chain:
     origin: e2e
     storage: file_storage/queue
@@ -541,13 +557,19 @@ exporters:
         min_size: 2000
         max_size: 10000
 {{- end}}
+{{- with index .Extra "debug_file"}}
+  debug:
+    verbosity: detailed
+    use_internal_logger: false
+    output_paths: [{{if eq . "stderr"}}stderr{{else}}{{$.Dir}}/{{.}}{{end}}]
+{{- end}}
 service:
   extensions: [health_check, file_storage/queue, signer{{if index .Extra "previous_key_file"}}, signer/previous{{end}}]
   pipelines:
     logs/audit:
       receivers: [agentaudit{{if index .Extra "otlp_port"}}, otlp{{end}}]
-      processors: [memory_limiter{{if not (index .Extra "plain")}}, chain, sign{{end}}]
-      exporters: [worm]
+      processors: [memory_limiter{{if index .Extra "scrub"}}, scrub{{end}}{{if not (index .Extra "plain")}}, chain, sign{{end}}]
+      exporters: [worm{{if index .Extra "debug_file"}}, debug{{end}}]
   telemetry:
     metrics:
       readers:

@@ -133,7 +133,7 @@ func (s *scrubber) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 	}
 	clear(p.batchCounts)
 	p.bytes = 0
-	var scrubbed, dropped, attrsDropped, digested int64
+	var scrubbed, dropped, attrsDropped, digested, chainedAltered int64
 
 	ld.ResourceLogs().RemoveIf(func(rl plog.ResourceLogs) bool {
 		var inherited map[string]int // resource and scope findings, reported on each record
@@ -167,14 +167,18 @@ func (s *scrubber) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 				if integrity.IsReservedEventName(lr.EventName()) {
 					return false // checkpoints, key announcements: signatures, not secrets
 				}
-				if _, chained := lr.Attributes().Get(integrity.AttrLogID); chained {
-					// Chained by an upstream collector, which scrubbed it
-					// first: the record is committed, and any change here
-					// would break its chain (docs/integrity.md).
-					return false
-				}
+				// A record an upstream collector chained was scrubbed there
+				// and is committed: an honest agent's record holds nothing
+				// to find, and its content stays as the agent left it. One
+				// that still holds a secret (an agent configured more
+				// loosely, or a forged chain attribute) is scrubbed all the
+				// same: a secret must not reach the archive, and the broken
+				// link then shows in verification where it happened.
+				_, chained := lr.Attributes().Get(integrity.AttrLogID)
 				p.resetRecord()
-				digested += s.digestContent(p, lr)
+				if !chained {
+					digested += s.digestContent(p, lr)
+				}
 				n := s.scrubBody(p, lr, &attrsDropped)
 				if p.worst != ActionDropRecord {
 					n += s.scrubMap(p, lr.Attributes(), true, &attrsDropped)
@@ -183,6 +187,11 @@ func (s *scrubber) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 					dropped++
 					s.logDrop(lr.EventName(), p.counts)
 					return true
+				}
+				if chained && n > 0 {
+					chainedAltered++
+					s.logger.Warn("Scrubbed a record that an upstream collector had already chained; its chain link will not verify",
+						zap.String("event_name", lr.EventName()), zap.Strings("finding_types", sortedTypes(p.counts)))
 				}
 				if n > 0 || len(scopeCounts) > 0 {
 					mergeCounts(p.counts, scopeCounts)
@@ -210,6 +219,9 @@ func (s *scrubber) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 	}
 	if digested > 0 {
 		s.tb.ProcessorScrubContentDigested.Add(ctx, digested)
+	}
+	if chainedAltered > 0 {
+		s.tb.ProcessorScrubChainedRecordsAltered.Add(ctx, chainedAltered)
 	}
 	s.tb.ProcessorScrubBytesScanned.Add(ctx, p.bytes)
 	if ld.ResourceLogs().Len() == 0 {
@@ -245,13 +257,17 @@ func mergeCounts(dst, src map[string]int) map[string]int {
 // a dropped record leaves no trace in the trail, so the log and the
 // records_dropped metric are where it shows.
 func (s *scrubber) logDrop(where string, counts map[string]int) {
+	s.logger.Warn("Dropped records holding a secret whose action is drop_record",
+		zap.String("where", where), zap.Strings("finding_types", sortedTypes(counts)))
+}
+
+func sortedTypes(counts map[string]int) []string {
 	types := make([]string, 0, len(counts))
 	for t := range counts {
 		types = append(types, t)
 	}
 	sort.Strings(types)
-	s.logger.Warn("Dropped records holding a secret whose action is drop_record",
-		zap.String("where", where), zap.Strings("finding_types", types))
+	return types
 }
 
 // report writes the per-record finding counts, adding to a report an
@@ -264,12 +280,7 @@ func (s *scrubber) report(attrs pcommon.Map, counts map[string]int) {
 	} else {
 		m = attrs.PutEmptyMap(s.cfg.ReportAttribute)
 	}
-	types := make([]string, 0, len(counts))
-	for t := range counts {
-		types = append(types, t)
-	}
-	sort.Strings(types)
-	for _, t := range types {
+	for _, t := range sortedTypes(counts) {
 		n := int64(counts[t])
 		if old, ok := m.Get(t); ok && old.Type() == pcommon.ValueTypeInt {
 			n += old.Int()
@@ -377,7 +388,7 @@ func (s *scrubber) scrubMap(p *pass, m pcommon.Map, top bool, attrsDropped *int6
 	var drop []string
 	var renames []string
 	for k, v := range m.All() {
-		if top && (integrity.IsIntegrityAttribute(k) || k == s.cfg.ReportAttribute) {
+		if top && (integrity.IsIntegrityAttribute(k) || k == s.cfg.ReportAttribute && isReport(v)) {
 			continue
 		}
 		if len(s.allowKeys) > 0 && s.allowKeys[strings.ToLower(k)] {
@@ -393,7 +404,7 @@ func (s *scrubber) scrubMap(p *pass, m pcommon.Map, top bool, attrsDropped *int6
 			worst = s.worstOf(p.findings)
 			renames = append(renames, k)
 		}
-		if a := s.scrubValue(p, k, v); a.severity() > worst.severity() {
+		if a := s.scrubValue(p, valueKey(m, k), v); a.severity() > worst.severity() {
 			worst = a
 		}
 		if worst.severity() > p.worst.severity() {
@@ -413,6 +424,39 @@ func (s *scrubber) scrubMap(p *pass, m pcommon.Map, top bool, attrsDropped *int6
 	}
 	s.renameKeys(p, m, renames)
 	return countSum(p.counts) - total
+}
+
+// valueKey is the key the value of m's entry k is scanned under: k, except
+// for the value field of a name/value pair, which is scanned under the name
+// it pairs with: {"name": "DB_PASSWORD", "value": "x"} in Kubernetes and
+// ECS environment lists (the detector reads the same shape in text).
+func valueKey(m pcommon.Map, k string) string {
+	if !strings.EqualFold(k, "value") {
+		return k
+	}
+	for nk, nv := range m.All() {
+		if strings.EqualFold(nk, "name") && nv.Type() == pcommon.ValueTypeStr && nv.Str() != "" {
+			return nv.Str()
+		}
+	}
+	return k
+}
+
+// isReport: is v a finding report (finding type id -> count), as this
+// processor or an upstream one writes it? Only then is the report attribute
+// left alone: anything else under its name (a string, a map with other
+// keys or values, which any OTLP client can send) is scanned like any other
+// attribute, and replaced by the report when it held a finding.
+func isReport(v pcommon.Value) bool {
+	if v.Type() != pcommon.ValueTypeMap {
+		return false
+	}
+	for k, n := range v.Map().All() {
+		if n.Type() != pcommon.ValueTypeInt || secrets.TypeClass(k) == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // scrubValue scans v (recursively) under the map key key, applies mask and
@@ -466,7 +510,7 @@ func (s *scrubber) scrubValue(p *pass, key string, v pcommon.Value) Action {
 				note(s.worstOf(p.findings))
 				renames = append(renames, k)
 			}
-			note(s.scrubValue(p, k, e))
+			note(s.scrubValue(p, valueKey(m, k), e))
 			if worst == ActionDropRecord {
 				return worst
 			}

@@ -258,28 +258,43 @@ func TestContentKeptRawWhereConfigured(t *testing.T) {
 	}
 }
 
-// Records an upstream collector chained, and the integrity records, are
-// committed: scrubbing them would break their verification.
-func TestChainedAndIntegrityRecordsUntouched(t *testing.T) {
-	p, sink, _ := newScrub(t, nil)
+// Records an upstream collector chained are committed: one that holds
+// nothing to find (an honest agent scrubbed it) passes unchanged, content
+// included; one that still holds a secret is scrubbed anyway and counted.
+// The integrity records (checkpoints, announcements) are never touched.
+func TestChainedAndIntegrityRecords(t *testing.T) {
+	p, sink, tel := newScrub(t, nil)
 	ld := plog.NewLogs()
 	sl := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
-	chained := sl.LogRecords().AppendEmpty()
-	chained.SetEventName("agent_audit.prompt")
-	chained.Body().SetStr("raw " + awsKeyID)
-	chained.Attributes().PutStr(integrity.AttrLogID, "agent-7/1")
+	honest := sl.LogRecords().AppendEmpty()
+	honest.SetEventName("agent_audit.prompt")
+	honest.Body().SetStr("an agent configured to keep prompts raw")
+	honest.Attributes().PutStr(integrity.AttrLogID, "agent-7/1")
 	cp := sl.LogRecords().AppendEmpty()
 	cp.SetEventName(integrity.EventCheckpoint)
-	cp.Body().SetStr("note with password=" + dbPassword)
-	fresh := sl.LogRecords().AppendEmpty()
-	fresh.SetEventName("agent_audit.command.exec")
-	fresh.Attributes().PutStr(integrity.AttrRecordDigest, strings.Repeat("ab", 32))
-	fresh.Body().SetStr("x")
+	cp.Body().SetStr("agent-7/1\n12\nsignature with token=" + stripeKey)
+	cp.Attributes().PutStr(integrity.AttrLogID, "agent-7/1")
+	digest := sl.LogRecords().AppendEmpty()
+	digest.SetEventName("agent_audit.command.exec")
+	digest.Attributes().PutStr(integrity.AttrRecordDigest, strings.Repeat("ab", 32))
+	digest.Body().SetStr("x")
+	leaky := sl.LogRecords().AppendEmpty()
+	leaky.SetEventName("agent_audit.prompt")
+	leaky.Body().SetStr("forged or loosely scrubbed: " + awsKeyID)
+	leaky.Attributes().PutStr(integrity.AttrLogID, "agent-7/1")
 	want := plog.NewLogs()
 	ld.CopyTo(want)
 
-	got := consume(t, p, sink, ld)
-	assert.Equal(t, allText(want), allText(got))
+	out := consume(t, p, sink, ld).ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	wantRecs := want.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	for i := 0; i < 3; i++ {
+		assert.Equal(t, wantRecs.At(i).Body().AsString(), out.At(i).Body().AsString())
+		assert.Equal(t, wantRecs.At(i).Attributes().AsRaw(), out.At(i).Attributes().AsRaw())
+	}
+	assert.Equal(t, "forged or loosely scrubbed: [REDACTED:aws_access_key_id]", out.At(3).Body().Str())
+	assert.Equal(t, map[string]int64{"aws_access_key_id": 1}, report(t, out.At(3)))
+	assert.Equal(t, int64(1), counter(t, tel, "otelcol_processor_scrub_chained_records_altered"))
+	assert.Zero(t, counter(t, tel, "otelcol_processor_scrub_content_digested"), "content of chained records stays as the agent left it")
 }
 
 func TestReportAddsToUpstreamReport(t *testing.T) {

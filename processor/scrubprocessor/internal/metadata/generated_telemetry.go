@@ -23,15 +23,16 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                           metric.Meter
-	mu                              sync.Mutex
-	registrations                   []metric.Registration
-	ProcessorScrubAttributesDropped metric.Int64Counter
-	ProcessorScrubBytesScanned      metric.Int64Counter
-	ProcessorScrubContentDigested   metric.Int64Counter
-	ProcessorScrubFindings          metric.Int64Counter
-	ProcessorScrubRecordsDropped    metric.Int64Counter
-	ProcessorScrubRecordsScrubbed   metric.Int64Counter
+	meter                               metric.Meter
+	mu                                  sync.Mutex
+	registrations                       []metric.Registration
+	ProcessorScrubAttributesDropped     metric.Int64Counter
+	ProcessorScrubBytesScanned          metric.Int64Counter
+	ProcessorScrubChainedRecordsAltered metric.Int64Counter
+	ProcessorScrubContentDigested       metric.Int64Counter
+	ProcessorScrubFindings              metric.Int64Counter
+	ProcessorScrubRecordsDropped        metric.Int64Counter
+	ProcessorScrubRecordsScrubbed       metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -73,6 +74,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_scrub_bytes_scanned",
 		metric.WithDescription("Bytes of text examined for secrets. [Development]"),
 		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorScrubChainedRecordsAltered, err = builder.meter.Int64Counter(
+		"otelcol_processor_scrub_chained_records_altered",
+		metric.WithDescription("Records chained by an upstream collector that still held a finding and were scrubbed here; their chain link no longer verifies. [Development]"),
+		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorScrubContentDigested, err = builder.meter.Int64Counter(

@@ -21,6 +21,7 @@ func TestSetupTelemetry(t *testing.T) {
 	defer tb.Shutdown()
 	tb.ProcessorScrubAttributesDropped.Add(context.Background(), 1)
 	tb.ProcessorScrubBytesScanned.Add(context.Background(), 1)
+	tb.ProcessorScrubChainedRecordsAltered.Add(context.Background(), 1)
 	tb.ProcessorScrubContentDigested.Add(context.Background(), 1)
 	tb.ProcessorScrubFindings.Add(context.Background(), 1)
 	tb.ProcessorScrubRecordsDropped.Add(context.Background(), 1)
@@ -29,6 +30,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorScrubBytesScanned(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorScrubChainedRecordsAltered(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorScrubContentDigested(t, testTel,
