@@ -320,13 +320,15 @@ func (d *Detector) resolve(s *scan, dst []Finding) []Finding {
 	return dst
 }
 
-// insideMarker: does [a, b) lie within a marker [UPPER:rest]?
-func insideMarker(t string, a, b int) bool {
+// insideMarker: does [a, b) start within a marker? Such a candidate is the
+// marker read as (part of) a value, e.g. the "password" of
+// https://[REDACTED:url_token],@ runs from inside the marker to the ','.
+// A secret after a marker is a candidate of its own, starting after it.
+func insideMarker(t string, a, _ int) bool {
 	for i := min(a, len(t)-1); i >= 0 && a-i < 256; i-- {
 		switch t[i] {
 		case '[':
-			e := markerEnd(t, i)
-			return e != 0 && b <= e
+			return markerEnd(t, i) > a
 		case ']', ' ', '\t', '\n', '\r':
 			if i < a {
 				return false

@@ -400,11 +400,12 @@ func (s *scrubber) scrubMap(p *pass, m pcommon.Map, top bool, attrsDropped *int6
 		// A key can itself be a secret ({"ghp_...": true}): the key is then
 		// replaced, the only case where a key changes.
 		worst := Action("")
-		if s.scanValue(p, "", k) {
+		keyIsText := s.scanValue(p, "", k)
+		if keyIsText {
 			worst = s.worstOf(p.findings)
 			renames = append(renames, k)
 		}
-		if a := s.scrubValue(p, valueKey(m, k), v); a.severity() > worst.severity() {
+		if a := s.scrubValue(p, valueKey(m, k, keyIsText), v); a.severity() > worst.severity() {
 			worst = a
 		}
 		if worst.severity() > p.worst.severity() {
@@ -430,16 +431,31 @@ func (s *scrubber) scrubMap(p *pass, m pcommon.Map, top bool, attrsDropped *int6
 // for the value field of a name/value pair, which is scanned under the name
 // it pairs with: {"name": "DB_PASSWORD", "value": "x"} in Kubernetes and
 // ECS environment lists (the detector reads the same shape in text).
-func valueKey(m pcommon.Map, k string) string {
+//
+// A key that holds a finding, or a marker of one, is text rather than a
+// name ({"PASS=x": ...}), and its value is scanned without key context:
+// otherwise the marker's own words (password_assignment) would name the
+// value a secret on a second pass, and scrubbing would not be idempotent.
+func valueKey(m pcommon.Map, k string, keyIsText bool) string {
+	if keyIsText || hasMarker(k) {
+		return ""
+	}
 	if !strings.EqualFold(k, "value") {
 		return k
 	}
 	for nk, nv := range m.All() {
 		if strings.EqualFold(nk, "name") && nv.Type() == pcommon.ValueTypeStr && nv.Str() != "" {
+			if hasMarker(nv.Str()) {
+				return ""
+			}
 			return nv.Str()
 		}
 	}
 	return k
+}
+
+func hasMarker(s string) bool {
+	return strings.Contains(s, "[REDACTED:") || strings.Contains(s, "[HMAC:")
 }
 
 // isReport: is v a finding report (finding type id -> count), as this
@@ -506,11 +522,12 @@ func (s *scrubber) scrubValue(p *pass, key string, v pcommon.Value) Action {
 			if len(s.allowKeys) > 0 && s.allowKeys[strings.ToLower(k)] {
 				continue
 			}
-			if s.scanValue(p, "", k) {
+			keyIsText := s.scanValue(p, "", k)
+			if keyIsText {
 				note(s.worstOf(p.findings))
 				renames = append(renames, k)
 			}
-			note(s.scrubValue(p, valueKey(m, k), e))
+			note(s.scrubValue(p, valueKey(m, k, keyIsText), e))
 			if worst == ActionDropRecord {
 				return worst
 			}
