@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -26,6 +25,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/agentaudit/otelcol-agentaudit/internal/testcorpus"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
 
@@ -44,37 +44,14 @@ import (
 // the HMAC path of the processor runs too; every other class is masked.
 const scrubConfig = "    type_actions:\n      pii_email: hmac"
 
-// corpusPath is the labelled corpus of pkg/secrets (testdata/corpus/README.md
-// there): one JSON object per line, a realistic agent payload and every
-// secret in it with its type.
-const corpusPath = "../pkg/secrets/testdata/corpus/secrets.jsonl"
-
-type corpusSample struct {
-	ID      string `json:"id"`
-	Payload string `json:"payload"`
-	Text    string `json:"text"`
-	Secrets []struct {
-		Type  string `json:"type"`
-		Value string `json:"value"`
-	} `json:"secrets"`
-}
-
-func loadSecretCorpus(t *testing.T) []corpusSample {
+// loadSecretCorpus reads the labelled corpus of pkg/secrets
+// (testdata/corpus/README.md there): realistic agent payloads and every
+// secret in each, with its type.
+func loadSecretCorpus(t *testing.T) []testcorpus.Sample {
 	t.Helper()
-	f, err := os.Open(corpusPath)
+	samples, _, err := testcorpus.Load()
 	require.NoError(t, err, "the labelled corpus of pkg/secrets")
-	defer f.Close()
-	var out []corpusSample
-	s := bufio.NewScanner(f)
-	s.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	for s.Scan() {
-		var c corpusSample
-		require.NoError(t, json.Unmarshal(s.Bytes(), &c))
-		out = append(out, c)
-	}
-	require.NoError(t, s.Err())
-	require.NotEmpty(t, out)
-	return out
+	return samples
 }
 
 // canary is one secret that must not come out of the scrubbing collector.

@@ -1,15 +1,12 @@
 package secrets
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/agentaudit/otelcol-agentaudit/internal/testcorpus"
 )
 
 // The labelled corpus (testdata/corpus, format in its README.md): realistic
@@ -19,70 +16,22 @@ import (
 
 const corpusDir = "testdata/corpus"
 
-// corpusSecret is one labelled secret: the exact text that must be hidden
-// (every occurrence of it in the sample) and the type that must report it.
-type corpusSecret struct {
-	Type  string `json:"type"`
-	Value string `json:"value"`
-}
-
-// corpusSample is one line of secrets.jsonl.
-type corpusSample struct {
-	ID      string         `json:"id"`
-	Payload string         `json:"payload"`
-	Text    string         `json:"text"`
-	Secrets []corpusSecret `json:"secrets"`
-}
-
-// benignSample is one line of benign.jsonl: nothing in Text may be reported.
-type benignSample struct {
-	ID      string `json:"id"`
-	Payload string `json:"payload"`
-	Kind    string `json:"kind"`
-	Text    string `json:"text"`
-}
-
-// readJSONL decodes a file of one JSON object per line; unknown fields and
-// empty lines are errors.
-func readJSONL[T any](path string) ([]T, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []T
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Bytes()
-		if len(bytes.TrimSpace(line)) == 0 {
-			return nil, fmt.Errorf("%s:%d: empty line", path, n)
-		}
-		var v T
-		dec := json.NewDecoder(bytes.NewReader(line))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
-		}
-		out = append(out, v)
-	}
-	return out, sc.Err()
-}
+// The corpus types and reader live in internal/testcorpus, shared with the
+// scrub processor's tests and the end-to-end canary test.
+type (
+	corpusSecret = testcorpus.Secret
+	corpusSample = testcorpus.Sample
+	benignSample = testcorpus.Benign
+)
 
 // loadCorpus reads the committed corpus files.
 func loadCorpus(t testing.TB) ([]corpusSample, []benignSample) {
 	t.Helper()
-	secrets, err := readJSONL[corpusSample](filepath.Join(corpusDir, "secrets.jsonl"))
+	samples, benign, err := testcorpus.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	benign, err := readJSONL[benignSample](filepath.Join(corpusDir, "benign.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(secrets) == 0 || len(benign) == 0 {
-		t.Fatalf("empty corpus: %d secret samples, %d benign samples", len(secrets), len(benign))
-	}
-	return secrets, benign
+	return samples, benign
 }
 
 // occurrences returns the byte ranges of every occurrence of v in text.

@@ -193,7 +193,8 @@ func loadBenchSecrets(tb testing.TB) benchSecrets {
 		kinds[ti.ID] = ti.Kind
 	}
 	sets := [3]map[string]bool{{}, {}, {}}
-	for _, s := range readJSONL[corpusSample](tb, "secrets.jsonl") {
+	samples, _ := loadCorpus(tb)
+	for _, s := range samples {
 		for _, sec := range s.Secrets {
 			v := sec.Value
 			switch {

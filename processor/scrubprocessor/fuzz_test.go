@@ -1,10 +1,7 @@
 package scrubprocessor
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,26 +20,13 @@ import (
 // corpusTexts returns the texts of the labelled corpus in pkg/secrets
 // (secrets and benign near misses): the fuzz seeds.
 func corpusTexts(tb testing.TB) []string {
-	tb.Helper()
+	samples, benign := loadCorpus(tb)
 	var texts []string
-	for _, name := range []string{"secrets.jsonl", "benign.jsonl"} {
-		f, err := os.Open(filepath.Join("..", "..", "pkg", "secrets", "testdata", "corpus", name))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var s struct{ Text string }
-			if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
-				tb.Fatal(err)
-			}
-			texts = append(texts, s.Text)
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			tb.Fatal(err)
-		}
+	for _, s := range samples {
+		texts = append(texts, s.Text)
+	}
+	for _, b := range benign {
+		texts = append(texts, b.Text)
 	}
 	return texts
 }

@@ -1,12 +1,8 @@
 package scrubprocessor
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -22,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 	"gopkg.in/yaml.v3"
 
+	"github.com/agentaudit/otelcol-agentaudit/internal/testcorpus"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/secrets"
 	"github.com/agentaudit/otelcol-agentaudit/processor/scrubprocessor/internal/metadata"
 )
@@ -32,7 +29,6 @@ import (
 
 const (
 	redactionConfigFile = "testdata/redaction.yaml"
-	corpusDir           = "../../pkg/secrets/testdata/corpus"
 )
 
 // newScrubLogs: the scrub processor as the benchmark runs it. Default
@@ -68,41 +64,13 @@ func newRedactionLogs(tb testing.TB, next consumer.Logs) processor.Logs {
 	return p
 }
 
-// The labelled corpus of pkg/secrets (its testdata/corpus/README.md).
-type corpusSecret struct {
-	Type  string `json:"type"`
-	Value string `json:"value"`
-}
-
-type corpusSample struct {
-	ID      string         `json:"id"`
-	Payload string         `json:"payload"`
-	Text    string         `json:"text"`
-	Secrets []corpusSecret `json:"secrets"`
-}
-
-type benignSample struct {
-	ID      string `json:"id"`
-	Payload string `json:"payload"`
-	Kind    string `json:"kind"`
-	Text    string `json:"text"`
-}
-
-func readJSONL[T any](tb testing.TB, name string) []T {
+// loadCorpus reads the labelled corpus of pkg/secrets (its
+// testdata/corpus/README.md).
+func loadCorpus(tb testing.TB) ([]testcorpus.Sample, []testcorpus.Benign) {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join(corpusDir, name))
+	samples, benign, err := testcorpus.Load()
 	require.NoError(tb, err, "the labelled corpus is committed in pkg/secrets/testdata/corpus")
-	var out []T
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	for n := 1; sc.Scan(); n++ {
-		var v T
-		require.NoError(tb, json.Unmarshal(sc.Bytes(), &v), "%s:%d", name, n)
-		out = append(out, v)
-	}
-	require.NoError(tb, sc.Err())
-	require.NotEmpty(tb, out, name)
-	return out
+	return samples, benign
 }
 
 // TestRedactionConfigCoversEveryType: testdata/redaction.yaml has exactly
@@ -228,8 +196,7 @@ func corpusOutputs(t *testing.T, newP func(testing.TB, consumer.Logs) processor.
 // them and alter no benign sample; the redaction processor's figures are
 // logged (docs/benchmarks.md quotes them).
 func TestRecallAgainstRedactionProcessor(t *testing.T) {
-	samples := readJSONL[corpusSample](t, "secrets.jsonl")
-	benign := readJSONL[benignSample](t, "benign.jsonl")
+	samples, benign := loadCorpus(t)
 
 	texts := make([]string, len(samples))
 	for i, s := range samples {
