@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -188,13 +189,16 @@ func (s *scrubber) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 					s.logDrop(lr.EventName(), p.counts)
 					return true
 				}
-				if chained && n > 0 {
-					chainedAltered++
-					s.logger.Warn("Scrubbed a record that an upstream collector had already chained; its chain link will not verify",
-						zap.String("event_name", lr.EventName()), zap.Strings("finding_types", sortedTypes(p.counts)))
-				}
 				if n > 0 || len(scopeCounts) > 0 {
 					mergeCounts(p.counts, scopeCounts)
+					// A chained record changes as well when only its resource
+					// or scope held a finding: both are part of its canonical
+					// form, and so is the report.
+					if chained {
+						chainedAltered++
+						s.logger.Warn("Scrubbed a record that an upstream collector had already chained; its chain link will not verify",
+							zap.String("event_name", lr.EventName()), zap.Strings("finding_types", sortedTypes(p.counts)))
+					}
 					s.report(lr.Attributes(), p.counts)
 					scrubbed++
 				}
@@ -273,9 +277,12 @@ func sortedTypes(counts map[string]int) []string {
 // report writes the per-record finding counts, adding to a report an
 // upstream scrubber (an agent before this gateway) already wrote.
 func (s *scrubber) report(attrs pcommon.Map, counts map[string]int) {
+	// Only a report is added to; anything else a client sent under this
+	// name (scanned above like any attribute) is replaced, so the report
+	// holds finding types and counts and nothing else.
 	v, ok := attrs.Get(s.cfg.ReportAttribute)
 	var m pcommon.Map
-	if ok && v.Type() == pcommon.ValueTypeMap {
+	if ok && isReport(v) {
 		m = v.Map()
 	} else {
 		m = attrs.PutEmptyMap(s.cfg.ReportAttribute)
@@ -319,7 +326,7 @@ func (s *scrubber) digestValue(p *pass, v pcommon.Value) bool {
 		return false
 	case pcommon.ValueTypeStr:
 		str := v.Str()
-		if str == "" || isContentDigest(str) {
+		if str == "" || s.isOwnDigest(str) {
 			return false
 		}
 		p.buf = append(p.buf[:0], str...)
@@ -341,7 +348,7 @@ func (s *scrubber) digestValue(p *pass, v pcommon.Value) bool {
 // like attributes. drop_attribute on a body finding empties the body.
 func (s *scrubber) scrubBody(p *pass, lr plog.LogRecord, attrsDropped *int64) int {
 	body := lr.Body()
-	if body.Type() == pcommon.ValueTypeStr && isContentDigest(body.Str()) {
+	if body.Type() == pcommon.ValueTypeStr && s.isOwnDigest(body.Str()) {
 		return 0
 	}
 	total := countSum(p.counts)
@@ -372,6 +379,15 @@ func isContentDigest(str string) bool {
 	return true
 }
 
+// isOwnDigest: is str exactly a digest under this processor's key id? Only
+// such a value is left alone. The key id is the one free text of a digest:
+// [HMAC:content:<any 32 characters>:...] could carry a secret (an AWS key id,
+// a Stripe key) past the scan, so a digest under another key id is content
+// like any other (digested again) and is scanned.
+func (s *scrubber) isOwnDigest(str string) bool {
+	return strings.HasPrefix(str, contentMarker+s.keyID+":") && isContentDigest(str)
+}
+
 func countSum(m map[string]int) int {
 	n := 0
 	for _, v := range m {
@@ -388,13 +404,14 @@ func (s *scrubber) scrubMap(p *pass, m pcommon.Map, top bool, attrsDropped *int6
 	var drop []string
 	var renames []string
 	for k, v := range m.All() {
-		if top && (integrity.IsIntegrityAttribute(k) || k == s.cfg.ReportAttribute && isReport(v)) {
+		// The integrity attributes are scanned too: any client can set
+		// them, and the chain processor passes a record that carries
+		// audit.log.id on as it is. An honest value (hex, ints, a log id)
+		// holds nothing to find.
+		if top && k == s.cfg.ReportAttribute && isReport(v) {
 			continue
 		}
 		if len(s.allowKeys) > 0 && s.allowKeys[strings.ToLower(k)] {
-			continue
-		}
-		if v.Type() == pcommon.ValueTypeStr && isContentDigest(v.Str()) {
 			continue
 		}
 		// A key can itself be a secret ({"ghp_...": true}): the key is then
@@ -405,7 +422,9 @@ func (s *scrubber) scrubMap(p *pass, m pcommon.Map, top bool, attrsDropped *int6
 			worst = s.worstOf(p.findings)
 			renames = append(renames, k)
 		}
-		if a := s.scrubValue(p, valueKey(m, k, keyIsText), v); a.severity() > worst.severity() {
+		if v.Type() == pcommon.ValueTypeStr && s.isOwnDigest(v.Str()) {
+			// digested content: no text left to scan (its key was scanned)
+		} else if a := s.scrubValue(p, valueKey(m, k, keyIsText), v); a.severity() > worst.severity() {
 			worst = a
 		}
 		if worst.severity() > p.worst.severity() {
@@ -463,26 +482,37 @@ func hasMarker(s string) bool {
 // left alone: anything else under its name (a string, a map with other
 // keys or values, which any OTLP client can send) is scanned like any other
 // attribute, and replaced by the report when it held a finding.
+// A count is a non-negative int below maxReportCount: a longer number could
+// be a card number or an SSN, and a report is not scanned.
 func isReport(v pcommon.Value) bool {
 	if v.Type() != pcommon.ValueTypeMap {
 		return false
 	}
 	for k, n := range v.Map().All() {
-		if n.Type() != pcommon.ValueTypeInt || secrets.TypeClass(k) == "" {
+		if n.Type() != pcommon.ValueTypeInt || n.Int() < 0 || n.Int() >= maxReportCount || secrets.TypeClass(k) == "" {
 			return false
 		}
 	}
 	return true
 }
 
+// maxReportCount bounds a count in a report: 8 digits at most, shorter than
+// any number the detector reports (a 9-digit SSN, a card of 13 or more).
+const maxReportCount = 100_000_000
+
 // scrubValue scans v (recursively) under the map key key, applies mask and
 // hmac in place and returns the strongest action met inside v (drop
 // actions are left to the caller: the top-level attribute or the record).
 func (s *scrubber) scrubValue(p *pass, key string, v pcommon.Value) Action {
 	var worst Action
+	// note records a in worst and in p.worst at once: the returns below
+	// that cut a walk short (drop_record) must not lose it.
 	note := func(a Action) {
 		if a.severity() > worst.severity() {
 			worst = a
+		}
+		if a.severity() > p.worst.severity() {
+			p.worst = a
 		}
 	}
 	switch v.Type() {
@@ -494,10 +524,16 @@ func (s *scrubber) scrubValue(p *pass, key string, v pcommon.Value) Action {
 				v.SetStr(s.replace(p, str))
 			}
 		}
-	case pcommon.ValueTypeInt:
-		// Card numbers and phone numbers arrive as JSON numbers too. A hit
-		// turns the value into its masked string: the only type change.
-		str := strconv.FormatInt(v.Int(), 10)
+	case pcommon.ValueTypeInt, pcommon.ValueTypeDouble:
+		// Card numbers and phone numbers arrive as JSON numbers too (as
+		// doubles from JSON parsers). A hit turns the value into its masked
+		// string: the only type change.
+		var str string
+		if v.Type() == pcommon.ValueTypeInt {
+			str = strconv.FormatInt(v.Int(), 10)
+		} else if f := v.Double(); !math.IsNaN(f) && !math.IsInf(f, 0) {
+			str = strconv.FormatFloat(f, 'f', -1, 64)
+		}
 		if s.scanValue(p, key, str) {
 			note(s.worstOf(p.findings))
 			if worst.severity() < ActionDropAttribute.severity() {
@@ -505,13 +541,18 @@ func (s *scrubber) scrubValue(p *pass, key string, v pcommon.Value) Action {
 			}
 		}
 	case pcommon.ValueTypeBytes:
+		// Valid UTF-8 is text: a hit makes it the masked string. Other
+		// bytes (a binary dump with text in it) are scanned all the same
+		// and stay bytes.
 		b := v.Bytes().AsRaw()
-		if utf8.Valid(b) {
-			str := string(b)
-			if s.scanValue(p, key, str) {
-				note(s.worstOf(p.findings))
-				if worst.severity() < ActionDropAttribute.severity() {
+		str := string(b)
+		if s.scanValue(p, key, str) {
+			note(s.worstOf(p.findings))
+			if worst.severity() < ActionDropAttribute.severity() {
+				if utf8.Valid(b) {
 					v.SetStr(s.replace(p, str))
+				} else {
+					v.SetEmptyBytes().FromRaw([]byte(s.replace(p, str)))
 				}
 			}
 		}
@@ -543,9 +584,6 @@ func (s *scrubber) scrubValue(p *pass, key string, v pcommon.Value) Action {
 			}
 		}
 	}
-	if worst.severity() > p.worst.severity() {
-		p.worst = worst
-	}
 	return worst
 }
 
@@ -569,7 +607,10 @@ func (s *scrubber) scanValue(p *pass, key, str string) bool {
 }
 
 // renameKeys replaces the secret in each of keys (keys of m that hold one).
-// The findings are found again: p.findings belongs to the last value.
+// The findings are found again: p.findings belongs to the last value. A new
+// key never replaces an entry: two keys that mask alike ({"AKIA...1": x,
+// "AKIA...2": y}) become [REDACTED:aws_access_key_id] and
+// [REDACTED:aws_access_key_id]#2.
 func (s *scrubber) renameKeys(p *pass, m pcommon.Map, keys []string) {
 	for _, k := range keys {
 		v, ok := m.Get(k)
@@ -580,7 +621,16 @@ func (s *scrubber) renameKeys(p *pass, m pcommon.Map, keys []string) {
 		moved := pcommon.NewValueEmpty()
 		v.CopyTo(moved)
 		m.Remove(k)
-		moved.CopyTo(m.PutEmpty(s.replace(p, k)))
+		nk := s.replace(p, k)
+		if _, taken := m.Get(nk); taken {
+			for i := 2; ; i++ {
+				if _, taken = m.Get(nk + "#" + strconv.Itoa(i)); !taken {
+					nk += "#" + strconv.Itoa(i)
+					break
+				}
+			}
+		}
+		moved.CopyTo(m.PutEmpty(nk))
 	}
 }
 
