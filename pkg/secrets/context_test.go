@@ -314,6 +314,7 @@ func TestFindValue(t *testing.T) {
 		{"Proxy-Authorization", "SSWS " + rnd, []string{"http_auth_token=" + rnd}},
 		{"authorization", "Token " + gh, []string{"github_pat_classic=" + gh}},
 		{"authorization", "Basic auth", nil},
+		{"http.request.header.authorization", "Basic dXNlcjpUcjB1YjRkb3IuM3h5eg==", []string{"http_auth_basic=dXNlcjpUcjB1YjRkb3IuM3h5eg=="}},
 		{"user", "bob", nil},
 		{"ssn", "078051121", []string{"pii_us_ssn=078051121"}},
 		{"ssn", "000051121", nil},

@@ -343,9 +343,15 @@ func (d *Detector) FindValue(key, value string, dst []Finding) []Finding {
 
 const authHeaderPrefix = "Authorization: "
 
-// isAuthHeaderName: Authorization, Proxy-Authorization (any case).
+// isAuthHeaderName: Authorization, Proxy-Authorization (any case), also as
+// the last part of a semantic-convention name (http.request.header.authorization).
 func isAuthHeaderName(key string) bool {
-	return strings.EqualFold(key, "authorization") || strings.EqualFold(key, "proxy-authorization")
+	const name = "authorization"
+	if len(key) < len(name) || !strings.EqualFold(key[len(key)-len(name):], name) {
+		return false
+	}
+	rest := key[:len(key)-len(name)]
+	return rest == "" || strings.EqualFold(rest, "proxy-") || strings.HasSuffix(rest, ".")
 }
 
 // findValuePII: a value under a key naming a US SSN may be 9 digits without
