@@ -25,12 +25,13 @@ const (
 // BenchmarkReceiverToArchive measures 1 KB audit events from the first byte
 // of the HTTP request to the fsynced segment in the local archive: events/s
 // (wall clock until all are archived) and collector CPU per event.
-// "native" is POST /v1/events through the full audit pipeline (chain and
-// sign processors); "native-plain" the same without them; "otlp" sends the
+// "native" is POST /v1/events through the audit pipeline (chain and sign
+// processors); "native-scrub" adds the scrub processor before chain (the
+// shipped pipeline); "native-plain" has no processors; "otlp" sends the
 // very same records as OTLP/HTTP protobuf to the stock otlp receiver
 // through the plain pipeline, the baseline of a stock collector.
 func BenchmarkReceiverToArchive(b *testing.B) {
-	for _, mode := range []string{"native", "native-plain", "otlp"} {
+	for _, mode := range []string{"native", "native-scrub", "native-plain", "otlp"} {
 		b.Run(mode, func(b *testing.B) {
 			for range b.N {
 				benchOnce(b, mode)
@@ -42,7 +43,11 @@ func BenchmarkReceiverToArchive(b *testing.B) {
 func benchOnce(b *testing.B, mode string) {
 	otlpPort := freePort(b)
 	extra := map[string]string{"otlp_port": fmt.Sprint(otlpPort), "queue_size": "5000"}
-	if mode != "native" {
+	switch mode {
+	case "native":
+	case "native-scrub":
+		extra["scrub"] = "1"
+	default:
 		extra["plain"] = "1"
 	}
 	c := newCollector(b, localConfig, extra)
