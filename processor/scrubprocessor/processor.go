@@ -114,6 +114,7 @@ type pass struct {
 	findings []secrets.Finding
 	buf      []byte
 	counts   map[string]int // finding type -> count, for the report
+	found    int            // findings so far in this batch; differences count a value's
 	worst    Action         // strongest action met in the current value
 	bytes    int64
 	// totals for metrics over the whole batch
@@ -351,12 +352,12 @@ func (s *scrubber) scrubBody(p *pass, lr plog.LogRecord, attrsDropped *int64) in
 	if body.Type() == pcommon.ValueTypeStr && s.isOwnDigest(body.Str()) {
 		return 0
 	}
-	total := countSum(p.counts)
+	total := p.found
 	if s.scrubValue(p, "", body) == ActionDropAttribute {
 		pcommon.NewValueEmpty().CopyTo(body)
 		*attrsDropped++
 	}
-	return countSum(p.counts) - total
+	return p.found - total
 }
 
 // isContentDigest: is str exactly a digest this processor writes? Only then
@@ -388,19 +389,11 @@ func (s *scrubber) isOwnDigest(str string) bool {
 	return strings.HasPrefix(str, contentMarker+s.keyID+":") && isContentDigest(str)
 }
 
-func countSum(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
 // scrubMap scans every entry of m (top: m is a record, resource or scope
 // attribute map, where drop_attribute removes the entry) and returns the
 // number of findings.
 func (s *scrubber) scrubMap(p *pass, m pcommon.Map, top bool, attrsDropped *int64) int {
-	total := countSum(p.counts)
+	total := p.found
 	var drop []string
 	var renames []string
 	for k, v := range m.All() {
@@ -434,7 +427,7 @@ func (s *scrubber) scrubMap(p *pass, m pcommon.Map, top bool, attrsDropped *int6
 			drop = append(drop, k)
 		}
 		if p.worst == ActionDropRecord {
-			return countSum(p.counts) - total
+			return p.found - total
 		}
 	}
 	if len(drop) > 0 {
@@ -443,7 +436,7 @@ func (s *scrubber) scrubMap(p *pass, m pcommon.Map, top bool, attrsDropped *int6
 		*attrsDropped += int64(len(drop))
 	}
 	s.renameKeys(p, m, renames)
-	return countSum(p.counts) - total
+	return p.found - total
 }
 
 // valueKey is the key the value of m's entry k is scanned under: k, except
@@ -601,6 +594,7 @@ func (s *scrubber) scanValue(p *pass, key, str string) bool {
 	}
 	for _, f := range p.findings {
 		p.counts[f.Type]++
+		p.found++
 		p.batchCounts[f.Type]++
 	}
 	return len(p.findings) > 0
