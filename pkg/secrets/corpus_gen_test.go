@@ -1401,19 +1401,11 @@ func genPIISamples(c *corpusGen) {
 	c.add("log_line", "2024-06-11T09:42:17Z DEBUG checkout: tokenizing pan="+mc2+" brand=mastercard amount=19.99", sec(tCard, mc2))
 
 	// IBANs
-	spaced := func(iban string) string {
-		var parts []string
-		for len(iban) > 4 {
-			parts = append(parts, iban[:4])
-			iban = iban[4:]
-		}
-		return strings.Join(append(parts, iban), " ")
-	}
 	de, gb, fr, nl, es := ibanFor("DE", g.s(chDigits, 18)), ibanFor("GB", "WEST"+g.s(chDigits, 14)), ibanFor("FR", g.s(chDigits, 10)+g.s(chUpperDig, 11)+g.s(chDigits, 2)),
 		ibanFor("NL", "ABNA"+g.s(chDigits, 10)), ibanFor("ES", g.s(chDigits, 20))
-	c.add("prose", "Please transfer the deposit to IBAN "+spaced(de)+" (BIC DEUTDEFFXXX) by Friday.", sec(tIBAN, spaced(de)))
+	c.add("prose", "Please transfer the deposit to IBAN "+ibanGroups(de)+" (BIC DEUTDEFFXXX) by Friday.", sec(tIBAN, ibanGroups(de)))
 	c.add("json_tool_input", `{"tool":"create_payout","input":{"beneficiary":"Acme Supplies Ltd","iban":`+jq(gb)+`,"amount":"1250.00","currency":"GBP"}}`, sec(tIBAN, gb))
-	c.add("csv", "supplier;iban;bic\nFournitures SARL;"+spaced(fr)+";BNPAFRPP\n", sec(tIBAN, spaced(fr)))
+	c.add("csv", "supplier;iban;bic\nFournitures SARL;"+ibanGroups(fr)+";BNPAFRPP\n", sec(tIBAN, ibanGroups(fr)))
 	c.add("config_xml", "<CdtrAcct>\n  <Id>\n    <IBAN>"+nl+"</IBAN>\n  </Id>\n</CdtrAcct>\n", sec(tIBAN, nl))
 	c.add("config_yaml", "billing:\n  account_holder: Acme Iberia SL\n  iban: "+es+"\n  currency: EUR\n", sec(tIBAN, es))
 

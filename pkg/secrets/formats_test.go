@@ -52,19 +52,7 @@ func formatCases() []fmtCase {
 		b.WriteString("-----END " + label + "-----")
 		return b.String()
 	}
-	age := func() string {
-		data := make([]byte, 52)
-		for i := range data {
-			data[i] = byte(g.r.IntN(32))
-		}
-		const cs = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-		var b strings.Builder
-		for _, v := range data {
-			b.WriteByte(cs[v])
-		}
-		return strings.ToUpper("age-secret-key-1" + b.String() + bech32Checksum("age-secret-key-", data))
-	}
-	ageOK := age()
+	ageOK := ageKey(g)
 	ageBad := []byte(ageOK)
 	if ageBad[30] == 'Q' {
 		ageBad[30] = 'P'

@@ -208,3 +208,13 @@ func redact(text string, fs []Finding) string {
 }
 
 var _ = utf8.ValidString
+
+// ibanGroups writes an IBAN in groups of four, as printed.
+func ibanGroups(iban string) string {
+	var parts []string
+	for len(iban) > 4 {
+		parts = append(parts, iban[:4])
+		iban = iban[4:]
+	}
+	return strings.Join(append(parts, iban), " ")
+}
