@@ -922,6 +922,9 @@ func opensslPassRule() *rule {
 func awsSecretCandidate(t string, from, to int) (int, int) {
 	to = min(to, len(t))
 	for i := from; i+40 <= to; i++ {
+		if t[i] == '[' && markerEnd(t, i) > 0 {
+			return -1, -1 // the first candidate, masked by an earlier scrub
+		}
 		if !csB64[t[i]] || (i > 0 && csB64[t[i-1]]) {
 			continue
 		}

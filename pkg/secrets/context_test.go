@@ -413,3 +413,17 @@ func TestMarkers(t *testing.T) {
 		}
 	}
 }
+
+// A value under a secret-naming key that already holds a marker was scrubbed
+// under that key: the rest of it is not a new secret (idempotence).
+func TestFindValueAfterScrubbing(t *testing.T) {
+	d := det(t)
+	for _, v := range []string{"[REDACTED:gitlab_cicd_job_token]://", "[REDACTED:stripe_restricted_key].keY "} {
+		if fs := d.FindValue("0PASS", v, nil); len(fs) != 0 {
+			t.Errorf("FindValue(0PASS, %q) = %v, want nothing", v, fs)
+		}
+	}
+	if fs := d.FindValue("DB_PASSWORD", "hunter2x", nil); len(fs) != 1 {
+		t.Errorf("a plain password is still found: %v", fs)
+	}
+}

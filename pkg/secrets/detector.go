@@ -158,6 +158,8 @@ type scan struct {
 	// skip: set by a rule that knows none of its later anchor hits before
 	// this offset can match (keeps pathological inputs linear).
 	skip int
+	// brackets: the text has a '[', so it may hold scrubber markers.
+	brackets bool
 }
 
 func (s *scan) add(start, end int, typ string) {
@@ -199,6 +201,7 @@ func (s *scan) reset(d *Detector, text string) {
 	s.done = s.done[:len(d.rules)]
 	clear(s.done)
 	s.keyStart, s.keyEnd = -1, -1
+	s.brackets = strings.IndexByte(text, '[') >= 0
 }
 
 // scanAnchors runs the automaton once over text and calls the rules of every
@@ -232,6 +235,9 @@ func (d *Detector) scanAnchors(s *scan) {
 func (d *Detector) hit(s *scan, state, end int) {
 	for _, pi := range d.ac.out[state] {
 		start := end - d.ac.plen[pi]
+		if s.brackets && insideMarker(s.text, start, end) {
+			continue // "secret_access_key" in [REDACTED:aws_secret_access_key] is not a key word
+		}
 		for _, ri := range d.patRules[pi] {
 			if start < s.done[ri] {
 				continue
@@ -272,14 +278,16 @@ func (d *Detector) resolve(s *scan, dst []Finding) []Finding {
 			return dst
 		}
 	}
-	// A candidate inside a marker a scrubber wrote ([REDACTED:type],
-	// [HMAC:type:key:digest]) is that marker read as a value: mysql
-	// -p[REDACTED:cli_password] stops at ']', https://[REDACTED:url_token]@
-	// looks like user:password. Scrubbing the output again must change
-	// nothing.
+	// A candidate that touches a marker a scrubber wrote ([REDACTED:type],
+	// [HMAC:type:key:digest]) is judged on text the scrubber made: the marker
+	// read as a value (mysql -p[REDACTED:cli_password] stops at ']'), a
+	// value made random-looking by a marker inside it, or text glued to the
+	// finding the marker replaced, which its rule refused when the finding
+	// was still there. The first scrub decided on the original text;
+	// scrubbing its output again must change nothing.
 	k := 0
 	for _, x := range c {
-		if insideMarker(s.text, x.start, x.end) {
+		if s.brackets && touchesMarker(s.text, x.start, x.end) {
 			continue
 		}
 		c[k] = x
@@ -320,6 +328,20 @@ func (d *Detector) resolve(s *scan, dst []Finding) []Finding {
 	return dst
 }
 
+// touchesMarker: does [a, b) start inside a marker, hold one, or sit right
+// before or after one?
+func touchesMarker(t string, a, b int) bool {
+	if insideMarker(t, a, b) || followsMarker(t, a) {
+		return true
+	}
+	for i := a; i <= b && i < len(t); i++ {
+		if t[i] == '[' && markerEnd(t, i) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // insideMarker: does [a, b) start within a marker? Such a candidate is the
 // marker read as (part of) a value, e.g. the "password" of
 // https://[REDACTED:url_token],@ runs from inside the marker to the ','.
@@ -333,6 +355,23 @@ func insideMarker(t string, a, _ int) bool {
 			if i < a {
 				return false
 			}
+		}
+	}
+	return false
+}
+
+// followsMarker: does a candidate at a start right where a marker ends? The
+// marker replaced a finding, and text glued to a finding was glued to it in
+// the original too, where the candidate's rule saw a word character and
+// refused it ("0@0.AA%@0.AA": the second address is glued to the first).
+// The same holds for a candidate that ends right where a marker starts.
+func followsMarker(t string, a int) bool {
+	if a == 0 || t[a-1] != ']' {
+		return false
+	}
+	for i := a - 2; i >= 0 && a-i < 256; i-- {
+		if t[i] == '[' {
+			return markerEnd(t, i) == a
 		}
 	}
 	return false

@@ -327,6 +327,12 @@ func (d *Detector) FindValue(key, value string, dst []Finding) []Finding {
 	if len(found) == 1 && found[0].Start <= a && found[0].End >= b {
 		return dst
 	}
+	if hasMarker(value) {
+		// Scrubbed already, under this same key: what the key names was
+		// masked then (or was not a secret), and "[REDACTED:x]://" must not
+		// turn into a secret of its own on a second pass.
+		return dst
+	}
 	if !valueLooksSecret(value[a:b], kind, true) {
 		return dst
 	}
@@ -342,6 +348,21 @@ func (d *Detector) FindValue(key, value string, dst []Finding) []Finding {
 }
 
 const authHeaderPrefix = "Authorization: "
+
+// hasMarker: does v hold a marker the scrub processor writes (markerEnd)?
+func hasMarker(v string) bool {
+	for i := strings.IndexByte(v, '['); i >= 0; {
+		if markerEnd(v, i) > 0 {
+			return true
+		}
+		k := strings.IndexByte(v[i+1:], '[')
+		if k < 0 {
+			return false
+		}
+		i += 1 + k
+	}
+	return false
+}
 
 // isAuthHeaderName: Authorization, Proxy-Authorization (any case), also as
 // the last part of a semantic-convention name (http.request.header.authorization).
