@@ -11,6 +11,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
+	"github.com/agentaudit/otelcol-agentaudit/internal/testport"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
 )
 
@@ -41,7 +42,7 @@ func BenchmarkReceiverToArchive(b *testing.B) {
 }
 
 func benchOnce(b *testing.B, mode string) {
-	otlpPort := freePort(b)
+	otlpPort := testport.Free(b)
 	extra := map[string]string{"otlp_port": fmt.Sprint(otlpPort), "queue_size": "5000"}
 	switch mode {
 	case "native":

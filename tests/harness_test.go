@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/agentaudit/otelcol-agentaudit/internal/testport"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/archive"
 )
 
@@ -188,19 +188,11 @@ type collector struct {
 	done    chan struct{}
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // newCollector writes the config rendered from tmpl and starts the binary.
 func newCollector(t testing.TB, tmpl string, extra map[string]string) *collector {
 	t.Helper()
 	dir := t.TempDir()
-	p := params{Dir: dir, Port: freePort(t), HealthPort: freePort(t), MetricsPort: freePort(t), Extra: extra}
+	p := params{Dir: dir, Port: testport.Free(t), HealthPort: testport.Free(t), MetricsPort: testport.Free(t), Extra: extra}
 	alg := "ed25519"
 	if a, ok := extra["key_algorithm"]; ok {
 		alg = a

@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/agentaudit/otelcol-agentaudit/internal/testcorpus"
+	"github.com/agentaudit/otelcol-agentaudit/internal/testport"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
 
@@ -594,7 +595,7 @@ func (r *canaryRun) send(t *testing.T, c *collector, otlpPort int) {
 
 func (r *canaryRun) start(t *testing.T, scrub bool) (*collector, int) {
 	t.Helper()
-	otlpPort := freePort(t)
+	otlpPort := testport.Free(t)
 	extra := map[string]string{"otlp_port": strconv.Itoa(otlpPort), "sign_interval": "300ms", "debug_file": "stderr"}
 	if scrub {
 		extra["scrub"], extra["scrub_config"] = "1", scrubConfig

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agentaudit/otelcol-agentaudit/internal/testport"
 )
 
 // SWTPM is a running (or stopped) swtpm.
@@ -30,7 +32,7 @@ func Start(t testing.TB) *SWTPM {
 	if _, err := exec.LookPath("swtpm"); err != nil {
 		t.Fatalf("swtpm is not installed (Debian packages swtpm, swtpm-tools; `make test` installs them): %v", err)
 	}
-	s := &SWTPM{t: t, stateDir: t.TempDir(), port: freePortPair(t)}
+	s := &SWTPM{t: t, stateDir: t.TempDir(), port: testport.FreePair(t)}
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
@@ -132,23 +134,4 @@ func (s *SWTPM) Stop() {
 	}
 	s.cmd = nil
 	s.log.Close()
-}
-
-// freePortPair finds a port P with P and P+1 both free on 127.0.0.1.
-func freePortPair(t testing.TB) int {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+1)))
-		l.Close()
-		if err == nil {
-			l2.Close()
-			return p
-		}
-	}
-	t.Fatal("no free pair of ports on 127.0.0.1")
-	return 0
 }
