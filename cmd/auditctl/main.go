@@ -1,15 +1,21 @@
 // Command auditctl checks what the agent audit collector archived:
 //
-//	auditctl verify [--trust FILE] [--json] [--allow-unsealed] [-v] ARCHIVE
+//	auditctl verify [--trust FILE] [--json] [--allow-unsealed] [-v] [S3 OPTIONS] ARCHIVE
 //	auditctl prove --log LOG_ID (--index N | --stream S --seq N) [--trust FILE] [--out PROOF] [--record RECORD] ARCHIVE
 //	auditctl verify-proof --trust FILE --record RECORD PROOF
 //	auditctl keygen --out DIR [--name NAME] [--algorithm ed25519|ecdsa-p256]
+//
+// ARCHIVE is a directory or s3://BUCKET/PREFIX; S3 OPTIONS are --s3-endpoint,
+// --s3-region, --s3-profile, --s3-ca-file and --s3-path-style, credentials
+// come from the AWS SDK's standard chain, and --progress shows progress
+// (the default on a terminal).
 //
 // Exit status: 0 verified, 1 verification failed, 2 usage or I/O error.
 // docs/integrity.md explains what each verdict means.
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -30,10 +36,14 @@ func main() {
 }
 
 const usage = `usage:
-  auditctl verify [--trust FILE] [--json] [--allow-unsealed] [-v] ARCHIVE
-  auditctl prove --log LOG_ID (--index N | --stream S --seq N) [--trust FILE] [--out PROOF] [--record RECORD] ARCHIVE
+  auditctl verify [--trust FILE] [--json] [--allow-unsealed] [-v] [--progress] [S3 OPTIONS] ARCHIVE
+  auditctl prove --log LOG_ID (--index N | --stream S --seq N) [--trust FILE] [--out PROOF] [--record RECORD] [S3 OPTIONS] ARCHIVE
   auditctl verify-proof --trust FILE --record RECORD PROOF
   auditctl keygen --out DIR [--name NAME] [--algorithm ed25519|ecdsa-p256]
+ARCHIVE is a directory or s3://BUCKET[/PREFIX]. S3 OPTIONS: --s3-endpoint URL
+(default $AGENTAUDIT_S3_ENDPOINT, else AWS), --s3-region R, --s3-profile P,
+--s3-ca-file PEM, --s3-path-style; credentials from the AWS SDK chain
+(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ...).
 exit status: 0 verified, 1 verification failed, 2 usage or I/O error
 `
 
@@ -99,6 +109,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) (int, error) {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	allowUnsealed := fs.Bool("allow-unsealed", false, "accept records after the last checkpoint (a live or crashed log)")
 	verbose := fs.Bool("v", false, "list every stream, not only those with findings")
+	src := addSourceFlags(fs)
 	pos, err := parseArgs(fs, args, 1, stderr)
 	if err != nil {
 		return exitUsage, err
@@ -108,9 +119,16 @@ func cmdVerify(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, err
 	}
 	start := time.Now()
-	if err := v.readDir(pos[0]); err != nil {
+	ctx := context.Background()
+	source, err := openArchive(ctx, pos[0], src)
+	if err != nil {
 		return exitUsage, err
 	}
+	prog := newProgress(stderr, src.progress)
+	if err := v.readArchive(ctx, source, prog); err != nil {
+		return exitUsage, err
+	}
+	prog.done()
 	v.finish()
 	r := v.report(pos[0], *trustPath)
 	if *asJSON {

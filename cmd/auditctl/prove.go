@@ -2,13 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/transparency-dev/formats/proof"
 	mproof "github.com/transparency-dev/merkle/proof"
@@ -33,6 +33,7 @@ func cmdProve(args []string, stdout, stderr io.Writer) (int, error) {
 	seq := fs.Uint64("seq", 0, "sequence number of the record (with --stream)")
 	out := fs.String("out", "-", "where to write the proof")
 	recordOut := fs.String("record", "", "where to write the record's archive line")
+	src := addSourceFlags(fs)
 	pos, err := parseArgs(fs, args, 1, stderr)
 	if err != nil {
 		return exitUsage, err
@@ -44,7 +45,12 @@ func cmdProve(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
-	if err := v.readDir(pos[0]); err != nil {
+	ctx := context.Background()
+	r, err := openArchive(ctx, pos[0], src)
+	if err != nil {
+		return exitUsage, err
+	}
+	if err := v.readArchive(ctx, r, newProgress(stderr, src.progress)); err != nil {
 		return exitUsage, err
 	}
 	v.finish()
@@ -95,7 +101,7 @@ func cmdProve(args []string, stdout, stderr io.Writer) (int, error) {
 			return exitUsage, err
 		}
 		if *recordOut != "" {
-			line, err := v.line(pos[0], l.leaves[idx].where)
+			line, err := v.line(ctx, l.leaves[idx].where)
 			if err != nil {
 				return exitUsage, err
 			}
@@ -124,8 +130,8 @@ func entriesOf(s *streamAcc) []uint64 {
 }
 
 // line re-reads one archive line (with its '\n').
-func (v *verifier) line(root string, at location) ([]byte, error) {
-	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(v.files[at.file])))
+func (v *verifier) line(ctx context.Context, at location) ([]byte, error) {
+	data, err := v.source.Get(ctx, v.files[at.file])
 	if err != nil {
 		return nil, err
 	}

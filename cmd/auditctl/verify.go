@@ -3,14 +3,12 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"io/fs"
 	"math/big"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -103,6 +101,7 @@ type keyInfo struct {
 
 // verifier reads an archive and judges it.
 type verifier struct {
+	source        archive.Reader
 	trust         *integrity.TrustFile
 	allowUnsealed bool
 
@@ -145,41 +144,23 @@ func (v *verifier) at(l location) string {
 	return fmt.Sprintf("%s:%d", v.files[l.file], l.line)
 }
 
-// readDir reads every segment under dir.
-func (v *verifier) readDir(dir string) error {
-	st, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("%s is not a directory", dir)
-	}
-	var paths []string
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+// readArchive reads every segment of the archive, in key order.
+func (v *verifier) readArchive(ctx context.Context, r archive.Reader, prog *progress) error {
+	v.source = r
+	return r.Walk(ctx, func(o archive.Object) error {
+		for _, f := range o.Findings {
+			v.problems = append(v.problems, fmt.Sprintf("%s: %s", o.Key, f))
 		}
-		if d.IsDir() && d.Name() == ".tmp" {
-			return filepath.SkipDir
+		if o.Corrupt != nil {
+			// Its records are then missing too, which completeness reports.
+			v.problems = append(v.problems, fmt.Sprintf("%s: unreadable: %v", o.Key, o.Corrupt))
+			prog.add(0)
+			return nil
 		}
-		if !d.IsDir() && strings.HasSuffix(d.Name(), archive.SegmentSuffix) {
-			paths = append(paths, path)
-		}
+		v.readSegment(o.Key, o.Data)
+		prog.add(len(o.Data))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	slices.Sort(paths)
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		v.readSegment(filepath.ToSlash(rel), data)
-	}
-	return nil
 }
 
 func (v *verifier) logAcc(id string) *logAcc {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -110,7 +111,7 @@ func TestVerifyBuiltArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := newVerifier(tf, false)
-	if err := v.readDir(dir); err != nil {
+	if err := readDirForTest(v, dir); err != nil {
 		t.Fatal(err)
 	}
 	v.finish()
@@ -139,7 +140,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		v := newVerifier(tf, false)
-		if err := v.readDir(dir); err != nil {
+		if err := readDirForTest(v, dir); err != nil {
 			b.Fatal(err)
 		}
 		v.finish()
@@ -148,4 +149,12 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/50_000, "ns/record")
+}
+
+func readDirForTest(v *verifier, dir string) error {
+	r, err := archive.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	return v.readArchive(context.Background(), r, nil)
 }

@@ -3,9 +3,13 @@ package wormexporter
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -20,11 +24,19 @@ import (
 )
 
 type wormExporter struct {
-	cfg       *Config
-	logger    *zap.Logger
-	origin    string
-	telemetry *metadata.TelemetryBuilder
-	backend   archive.Backend
+	cfg         *Config
+	logger      *zap.Logger
+	origin      string
+	telemetry   *metadata.TelemetryBuilder
+	backend     archive.Backend
+	compression archive.Compression
+
+	// s3 is set for the S3 backend. Until its start-up check has passed
+	// (with on_unreachable_at_start: retry, the service may be away at
+	// start), every push runs the check first and fails retryably.
+	s3        *archive.S3Backend
+	checkMu   sync.Mutex
+	s3Checked bool
 }
 
 func newWormExporter(cfg *Config, set exporter.Settings, origin string) (*wormExporter, error) {
@@ -32,21 +44,96 @@ func newWormExporter(cfg *Config, set exporter.Settings, origin string) (*wormEx
 	if err != nil {
 		return nil, err
 	}
-	return &wormExporter{cfg: cfg, logger: set.Logger, origin: origin, telemetry: tb}, nil
+	return &wormExporter{cfg: cfg, logger: set.Logger, origin: origin, telemetry: tb, compression: cfg.compression()}, nil
 }
 
-func (e *wormExporter) start(_ context.Context, _ component.Host) error {
-	b, err := archive.NewFileBackend(e.cfg.Local.Directory)
-	if err != nil {
-		return err
-	}
-	e.backend = b
+// checkTimeout bounds the S3 bucket check at start-up.
+const checkTimeout = 30 * time.Second
+
+func (e *wormExporter) start(ctx context.Context, _ component.Host) error {
 	if e.cfg.QueueConfig.HasValue() && e.cfg.QueueConfig.Get().StorageID == nil {
 		e.logger.Warn("sending_queue is enabled without storage: events acknowledged to clients " +
 			"but still queued are lost if the collector crashes. Set sending_queue.storage to a " +
 			"file_storage extension with fsync: true, or disable the queue.")
 	}
-	e.logger.Info("Archiving to local directory", zap.String("directory", b.Root()), zap.String("origin", e.origin))
+	if e.cfg.S3 != nil {
+		return e.startS3(ctx)
+	}
+	b, err := archive.NewFileBackend(e.cfg.Local.Directory)
+	if err != nil {
+		return err
+	}
+	e.backend = b
+	e.logger.Info("Archiving to local directory", zap.String("directory", b.Root()), zap.String("origin", e.origin),
+		zap.String("compression", string(e.compression)))
+	return nil
+}
+
+func (e *wormExporter) startS3(ctx context.Context) error {
+	c := e.cfg.S3
+	var tlsCfg *tls.Config
+	if !strings.HasPrefix(c.Endpoint, "http://") {
+		var err error
+		if tlsCfg, err = c.TLS.LoadTLSConfig(ctx); err != nil {
+			return fmt.Errorf("s3.tls: %w", err)
+		}
+	}
+	client, err := archive.NewS3Client(ctx, archive.S3ClientConfig{
+		Endpoint:        c.Endpoint,
+		Region:          c.Region,
+		PathStyle:       c.PathStyle,
+		TLS:             tlsCfg,
+		AccessKeyID:     c.AccessKeyID,
+		SecretAccessKey: string(c.SecretAccessKey),
+		SessionToken:    string(c.SessionToken),
+		Profile:         c.Profile,
+	})
+	if err != nil {
+		return err
+	}
+	e.s3 = archive.NewS3Backend(client, c.Bucket, c.Prefix, archive.ObjectLock{
+		Mode: c.lockMode(), Retention: c.ObjectLock.Retention, LegalHold: c.ObjectLock.LegalHold})
+	e.backend = e.s3
+	fields := []zap.Field{zap.String("archive", e.s3.String()), zap.String("endpoint", c.Endpoint),
+		zap.String("origin", e.origin), zap.String("object_lock_mode", c.lockMode()),
+		zap.Duration("retention", c.ObjectLock.Retention), zap.Bool("legal_hold", c.ObjectLock.LegalHold),
+		zap.String("compression", string(e.compression))}
+	checkCtx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	if err := e.s3.Check(checkCtx); err != nil {
+		var ce *archive.CheckError
+		if errors.As(err, &ce) && ce.Unreachable && c.OnUnreachableAtStart == unreachableRetry {
+			e.logger.Warn("S3 archive unreachable at start; records wait in the sending queue and the "+
+				"bucket is checked again before the first write (on_unreachable_at_start: retry)",
+				append(fields, zap.Error(err))...)
+			return nil
+		}
+		return fmt.Errorf("worm exporter: %w", err)
+	}
+	e.s3Checked = true
+	e.logger.Info("Archiving to S3 with Object Lock", fields...)
+	return nil
+}
+
+// ensureChecked runs the S3 bucket check if it has not passed yet.
+func (e *wormExporter) ensureChecked(ctx context.Context) error {
+	if e.s3 == nil {
+		return nil
+	}
+	e.checkMu.Lock()
+	defer e.checkMu.Unlock()
+	if e.s3Checked {
+		return nil
+	}
+	if err := e.s3.Check(ctx); err != nil {
+		e.telemetry.ExporterWormWriteErrors.Add(ctx, 1)
+		// Never permanent: a record is not dropped because the bucket is
+		// misconfigured; it waits until someone fixes it.
+		e.logger.Error("S3 archive check failed; records stay queued", zap.String("archive", e.s3.String()), zap.Error(err))
+		return err
+	}
+	e.s3Checked = true
+	e.logger.Info("S3 archive check passed; writing", zap.String("archive", e.s3.String()))
 	return nil
 }
 
@@ -80,6 +167,9 @@ type groupKey struct {
 // already written are found again under the same key (it contains their
 // digest) and not written twice.
 func (e *wormExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
+	if err := e.ensureChecked(ctx); err != nil {
+		return err
+	}
 	groups := map[groupKey]*segment{}
 	var singles []*segment
 	var canonical []byte
@@ -225,9 +315,15 @@ func (e *wormExporter) write(ctx context.Context, seg *segment) error {
 	for _, l := range seg.lines {
 		data = append(data, l.data...)
 	}
-	key := seg.key(data)
-	existed, err := e.backend.Put(ctx, key, data)
+	// The key's digest is of the lines, not of the compressed bytes.
+	key := seg.key(data) + e.compression.Suffix()
+	body, err := e.compression.Compress(data)
 	if err != nil {
+		return fmt.Errorf("cannot compress segment %s: %w", key, err)
+	}
+	existed, err := e.backend.Put(ctx, key, body)
+	if err != nil {
+		e.telemetry.ExporterWormWriteErrors.Add(ctx, 1)
 		if errors.Is(err, archive.ErrConflict) {
 			// Cannot happen to an honest archive: the key holds the digest.
 			return consumererror.NewPermanent(err)
@@ -239,6 +335,7 @@ func (e *wormExporter) write(ctx context.Context, seg *segment) error {
 		return nil
 	}
 	e.telemetry.ExporterWormSegmentsWritten.Add(ctx, 1)
-	e.telemetry.ExporterWormBytesWritten.Add(ctx, int64(len(data)))
+	e.telemetry.ExporterWormBytesWritten.Add(ctx, int64(len(body)))
+	e.telemetry.ExporterWormRecordsWritten.Add(ctx, int64(len(seg.lines)))
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,7 +56,73 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, int64(500), cfg.QueueConfig.Get().QueueSize)
 
 	_, err = load("worm/nobackend")
-	require.ErrorContains(t, err, "no backend configured: set local.directory")
+	require.ErrorContains(t, err, "no backend configured: set local.directory or s3.bucket")
+
+	cfg, err = load("worm/s3")
+	require.NoError(t, err)
+	assert.Equal(t, "audit-archive", cfg.S3.Bucket)
+	assert.Equal(t, "gateways/", cfg.S3.Prefix)
+	assert.Equal(t, "GOVERNANCE", cfg.S3.lockMode())
+	assert.Equal(t, 61320*time.Hour, cfg.S3.ObjectLock.Retention)
+	assert.True(t, cfg.S3.ObjectLock.LegalHold)
+	assert.Equal(t, "retry", cfg.S3.OnUnreachableAtStart)
+	assert.Equal(t, archive.CompressionGzip, cfg.compression())
+
+	cfg, err = load("worm/s3defaults")
+	require.NoError(t, err)
+	assert.Equal(t, "COMPLIANCE", cfg.S3.lockMode())
+	assert.Equal(t, archive.CompressionZstd, cfg.compression(), "s3 compresses with zstd unless told otherwise")
+	assert.Equal(t, 30*time.Second, cfg.TimeoutConfig.Timeout)
+	cfg, err = load("worm")
+	require.NoError(t, err)
+	assert.Equal(t, archive.CompressionNone, cfg.compression(), "local archives stay plain NDJSON unless told otherwise")
+
+	_, err = load("worm/s3bad")
+	for _, want := range []string{
+		"s3.bucket must be set",
+		`s3.endpoint "s3.example.com" must be an http:// or https:// URL`,
+		"s3.access_key_id and s3.secret_access_key go together",
+		`s3.object_lock.mode "locked" must be COMPLIANCE or GOVERNANCE`,
+		"s3.object_lock.retention must be set",
+		`s3.on_unreachable_at_start "later" must be fail or retry`,
+		`unknown compression "lz4"`,
+	} {
+		assert.ErrorContains(t, err, want)
+	}
+	_, err = load("worm/both")
+	assert.ErrorContains(t, err, "set one backend, local or s3, not both")
+}
+
+func TestCompressedSegmentsVerifyAsPlainOnes(t *testing.T) {
+	dir := t.TempDir()
+	cfg := createDefaultConfig().(*Config)
+	cfg.Local = &LocalConfig{Directory: dir}
+	cfg.Compression = "zstd"
+	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	exp, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, exp.Shutdown(context.Background())) }()
+	ld := plog.NewLogs()
+	record(ld, "s1", 1)
+	record(ld, "s1", 2)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld), "a retry finds the same object")
+
+	r, err := archive.OpenDir(dir)
+	require.NoError(t, err)
+	var keys []string
+	require.NoError(t, r.Walk(context.Background(), func(o archive.Object) error {
+		require.NoError(t, o.Corrupt)
+		keys = append(keys, o.Key)
+		logs, err := archive.DecodeSegment(o.Data)
+		require.NoError(t, err)
+		assert.Len(t, logs, 2)
+		return nil
+	}))
+	require.Len(t, keys, 1)
+	assert.True(t, strings.HasSuffix(keys[0], ".ndjson.zst"), keys[0])
+	assert.Contains(t, keys[0], "o1/5/streams/s1/seq-00000000000000000001-00000000000000000002-")
 }
 
 // record appends a record; with seq >= 0 it is chained as the chain

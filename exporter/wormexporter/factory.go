@@ -3,6 +3,7 @@ package wormexporter
 import (
 	"context"
 	"os"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -21,13 +22,18 @@ func NewFactory() exporter.Factory {
 		exporter.WithLogs(createLogs, metadata.LogsStability))
 }
 
+// defaultTimeout bounds one export: with the S3 backend a batch is a PUT
+// of a few MB per stream, which the exporterhelper's 5 s default cuts off
+// on a slow link.
+const defaultTimeout = 30 * time.Second
+
 func createDefaultConfig() component.Config {
 	retry := configretry.NewDefaultBackOffConfig()
 	retry.MaxElapsedTime = 0
 	queue := exporterhelper.NewDefaultQueueConfig()
 	return &Config{
 		StreamAttributes: []string{auditrecord.AttrSessionID, auditrecord.AttrHostID},
-		TimeoutConfig:    exporterhelper.NewDefaultTimeoutConfig(),
+		TimeoutConfig:    exporterhelper.TimeoutConfig{Timeout: defaultTimeout},
 		QueueConfig:      configoptional.Default(queue),
 		RetryConfig:      retry,
 	}

@@ -28,8 +28,10 @@ type TelemetryBuilder struct {
 	registrations                []metric.Registration
 	ExporterWormBytesWritten     metric.Int64Counter
 	ExporterWormDigestMismatches metric.Int64Counter
+	ExporterWormRecordsWritten   metric.Int64Counter
 	ExporterWormSegmentsExisting metric.Int64Counter
 	ExporterWormSegmentsWritten  metric.Int64Counter
+	ExporterWormWriteErrors      metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -63,13 +65,19 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.ExporterWormBytesWritten, err = builder.meter.Int64Counter(
 		"otelcol_exporter_worm_bytes_written",
-		metric.WithDescription("Bytes of segments written to the archive. [Development]"),
+		metric.WithDescription("Bytes of segment objects written to the archive, as stored (after compression). [Development]"),
 		metric.WithUnit("By"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterWormDigestMismatches, err = builder.meter.Int64Counter(
 		"otelcol_exporter_worm_digest_mismatches",
 		metric.WithDescription("Chained records whose content no longer matches their digest when they reached the archive (changed after the chain processor). They are archived as they came; auditctl verify reports them. [Development]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterWormRecordsWritten, err = builder.meter.Int64Counter(
+		"otelcol_exporter_worm_records_written",
+		metric.WithDescription("Archive lines (records, checkpoints, key announcements) in the segments written. [Development]"),
 		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)
@@ -83,6 +91,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_worm_segments_written",
 		metric.WithDescription("Segments written to the archive. [Development]"),
 		metric.WithUnit("{segment}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterWormWriteErrors, err = builder.meter.Int64Counter(
+		"otelcol_exporter_worm_write_errors",
+		metric.WithDescription("Failed segment writes and failed S3 bucket checks. The batch is retried; nothing is dropped. [Development]"),
+		metric.WithUnit("{error}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -21,18 +21,26 @@ func TestSetupTelemetry(t *testing.T) {
 	defer tb.Shutdown()
 	tb.ExporterWormBytesWritten.Add(context.Background(), 1)
 	tb.ExporterWormDigestMismatches.Add(context.Background(), 1)
+	tb.ExporterWormRecordsWritten.Add(context.Background(), 1)
 	tb.ExporterWormSegmentsExisting.Add(context.Background(), 1)
 	tb.ExporterWormSegmentsWritten.Add(context.Background(), 1)
+	tb.ExporterWormWriteErrors.Add(context.Background(), 1)
 	AssertEqualExporterWormBytesWritten(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterWormDigestMismatches(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterWormRecordsWritten(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterWormSegmentsExisting(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterWormSegmentsWritten(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterWormWriteErrors(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 

@@ -1,0 +1,508 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// S3ClientConfig says how to reach an S3 service. Credentials not given
+// here come from the AWS SDK's standard chain (environment, shared config
+// and credentials files, web identity, container and instance roles).
+type S3ClientConfig struct {
+	// Endpoint is the service URL for S3-compatible stores (MinIO,
+	// versitygw, ...); empty means AWS, by region.
+	Endpoint string
+	Region   string
+	// PathStyle addresses buckets as endpoint/bucket rather than as
+	// bucket.endpoint; most S3-compatible stores need it.
+	PathStyle bool
+	// TLS is used for https endpoints; nil means the system roots.
+	TLS *tls.Config
+	// AccessKeyID and SecretAccessKey, when set, replace the chain.
+	AccessKeyID, SecretAccessKey, SessionToken string
+	// Profile selects a profile of the shared config files.
+	Profile string
+}
+
+// NewS3Client builds an AWS SDK client from cfg.
+func NewS3Client(ctx context.Context, cfg S3ClientConfig) (*s3.Client, error) {
+	var opts []func(*config.LoadOptions) error
+	if cfg.Region != "" {
+		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	if cfg.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
+	}
+	if cfg.AccessKeyID != "" || cfg.SecretAccessKey != "" {
+		if cfg.AccessKeyID == "" || cfg.SecretAccessKey == "" {
+			return nil, errors.New("s3: set both the access key id and the secret access key, or neither")
+		}
+		opts = append(opts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)))
+	}
+	if cfg.TLS != nil {
+		tlsCfg := cfg.TLS
+		opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.TLSClientConfig = tlsCfg
+		})))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3: loading the AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		// S3-compatible stores mostly ignore the region, but the request
+		// signature needs one.
+		awsCfg.Region = "us-east-1"
+	}
+	return s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.PathStyle
+	}), nil
+}
+
+// ObjectLock is the retention every object gets when it is written.
+type ObjectLock struct {
+	// Mode is COMPLIANCE (nobody, root included, can shorten it) or
+	// GOVERNANCE (users with s3:BypassGovernanceRetention can).
+	Mode string
+	// Retention is how long after its write an object stays locked.
+	Retention time.Duration
+	// LegalHold also places a legal hold, which lasts until removed.
+	LegalHold bool
+}
+
+// S3Backend keeps the archive in an S3 bucket with Object Lock. Objects are
+// written once: a key that exists is never written again (a HEAD before
+// the PUT, and If-None-Match on the PUT for a writer racing us), every PUT
+// carries its SHA-256 checksum, and every object is locked until its
+// write time plus the retention.
+type S3Backend struct {
+	client *s3.Client
+	bucket string
+	prefix string // "" or ending in "/"
+	lock   ObjectLock
+	now    func() time.Time
+}
+
+// NewS3Backend returns a backend for bucket/prefix. It does not talk to
+// the service; Check does.
+func NewS3Backend(client *s3.Client, bucket, prefix string, lock ObjectLock) *S3Backend {
+	return &S3Backend{client: client, bucket: bucket, prefix: NormalizePrefix(prefix), lock: lock, now: time.Now}
+}
+
+// NormalizePrefix makes a key prefix end in "/" unless it is empty.
+func NormalizePrefix(p string) string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return ""
+	}
+	return p + "/"
+}
+
+func (b *S3Backend) String() string { return "s3://" + b.bucket + "/" + b.prefix }
+
+// CheckError is a failed start-up check. Unreachable says the service did
+// not answer (network, 5xx): waiting may help. Otherwise the configuration,
+// the credentials or the bucket are wrong, and waiting will not.
+type CheckError struct {
+	Unreachable bool
+	Err         error
+}
+
+func (e *CheckError) Error() string { return e.Err.Error() }
+func (e *CheckError) Unwrap() error { return e.Err }
+
+// Check makes sure writing can work before the first record arrives: the
+// bucket exists and the credentials are accepted, versioning and Object
+// Lock are enabled, and the credentials may put objects. The write check
+// sends a PUT whose Content-MD5 cannot match, so a server that lets us
+// write answers BadDigest and stores nothing.
+func (b *S3Backend) Check(ctx context.Context) error {
+	ver, err := b.client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &b.bucket})
+	if err != nil {
+		return b.checkError("reading the versioning of", err)
+	}
+	if ver.Status != types.BucketVersioningStatusEnabled {
+		status := string(ver.Status)
+		if status == "" {
+			status = "never enabled"
+		}
+		return &CheckError{Err: fmt.Errorf("bucket %q has versioning %s; an audit archive needs a bucket "+
+			"created with Object Lock (which enables versioning)", b.bucket, status)}
+	}
+	lock, err := b.client.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: &b.bucket})
+	if err != nil && !isNoObjectLock(err) {
+		return b.checkError("reading the Object Lock configuration of", err)
+	}
+	if err != nil || lock.ObjectLockConfiguration == nil || lock.ObjectLockConfiguration.ObjectLockEnabled != types.ObjectLockEnabledEnabled {
+		return &CheckError{Err: fmt.Errorf("bucket %q does not have Object Lock enabled, so archived objects "+
+			"could be deleted or replaced; create the bucket with Object Lock "+
+			"(aws s3api create-bucket --object-lock-enabled-for-bucket, mc mb --with-lock)", b.bucket)}
+	}
+	return b.checkWrite(ctx)
+}
+
+// writeProbeKey is where the write check aims; nothing is stored there.
+const writeProbeKey = ".write-probe"
+
+func (b *S3Backend) checkWrite(ctx context.Context) error {
+	body := []byte("otelcol-agentaudit write check\n")
+	wrong := md5.Sum([]byte("not the body"))
+	key := b.prefix + writeProbeKey
+	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        &b.bucket,
+		Key:           &key,
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+		ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(wrong[:])),
+	})
+	if err == nil {
+		// The server stored a body whose Content-MD5 does not match: it
+		// checks no digest. Writing works, but say so.
+		return &CheckError{Err: fmt.Errorf("bucket %q accepted a PUT with a wrong Content-MD5 (the check object %s "+
+			"was stored): this S3 service does not verify upload digests", b.bucket, key)}
+	}
+	if code := errorCode(err); code == "BadDigest" || code == "InvalidDigest" {
+		return nil
+	}
+	return b.checkError("writing to", err)
+}
+
+// checkError turns an SDK error into a message that says what to fix.
+func (b *S3Backend) checkError(doing string, err error) error {
+	code := errorCode(err)
+	var msg string
+	switch code {
+	case "NoSuchBucket":
+		msg = fmt.Sprintf("bucket %q does not exist", b.bucket)
+	case "InvalidAccessKeyId":
+		msg = "the access key id is not known to the S3 service: check the credentials (s3.access_key_id, AWS_ACCESS_KEY_ID or the profile)"
+	case "SignatureDoesNotMatch":
+		msg = "the S3 service rejected the request signature: the secret access key is wrong"
+	case "AccessDenied", "AllAccessDisabled", "Forbidden":
+		msg = fmt.Sprintf("access denied %s bucket %q: the credentials need s3:GetBucketVersioning, "+
+			"s3:GetBucketObjectLockConfiguration, s3:PutObject, s3:PutObjectRetention, s3:PutObjectLegalHold "+
+			"(with legal_hold), s3:GetObject and s3:ListBucket", "while "+doing, b.bucket)
+	case "ExpiredToken", "InvalidToken", "TokenRefreshRequired":
+		msg = "the session token is invalid or expired"
+	default:
+		if isUnreachable(err) {
+			return &CheckError{Unreachable: true, Err: fmt.Errorf("S3 service unreachable while %s bucket %q: %w", doing, b.bucket, err)}
+		}
+		return &CheckError{Err: fmt.Errorf("%s bucket %q: %w", doing, b.bucket, err)}
+	}
+	return &CheckError{Err: fmt.Errorf("%s (%s while %s bucket %q)", msg, code, doing, b.bucket)}
+}
+
+func errorCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
+}
+
+func httpStatus(err error) int {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+// isUnreachable says whether err is the service being away or overloaded
+// rather than refusing: no HTTP answer at all, or a 5xx.
+func isUnreachable(err error) bool {
+	status := httpStatus(err)
+	return status == 0 || status >= 500
+}
+
+func isNoObjectLock(err error) bool {
+	switch errorCode(err) {
+	case "ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound", "InvalidRequest":
+		return true
+	}
+	return httpStatus(err) == http.StatusNotFound && errorCode(err) != "NoSuchBucket"
+}
+
+func isNotFound(err error) bool {
+	var nf *types.NotFound
+	var nsk *types.NoSuchKey
+	return errors.As(err, &nf) || errors.As(err, &nsk) || httpStatus(err) == http.StatusNotFound
+}
+
+// Put writes data under key, locked for the retention, unless the key
+// already holds it.
+func (b *S3Backend) Put(ctx context.Context, key string, data []byte) (bool, error) {
+	full := b.prefix + key
+	sum := sha256.Sum256(data)
+	checksum := base64.StdEncoding.EncodeToString(sum[:])
+	if existed, err := b.holds(ctx, full, data, checksum); existed || err != nil {
+		return existed, err
+	}
+	retainUntil := b.now().Add(b.lock.Retention).UTC()
+	in := &s3.PutObjectInput{
+		Bucket:                    &b.bucket,
+		Key:                       &full,
+		Body:                      bytes.NewReader(data),
+		ContentLength:             aws.Int64(int64(len(data))),
+		ContentType:               aws.String(contentTypeOf(key)),
+		ChecksumAlgorithm:         types.ChecksumAlgorithmSha256,
+		ChecksumSHA256:            &checksum,
+		ObjectLockMode:            types.ObjectLockMode(b.lock.Mode),
+		ObjectLockRetainUntilDate: &retainUntil,
+		// A writer racing us for the same key (a second gateway retrying
+		// the same segment) cannot add a version behind our back.
+		IfNoneMatch: aws.String("*"),
+	}
+	if b.lock.LegalHold {
+		in.ObjectLockLegalHoldStatus = types.ObjectLockLegalHoldStatusOn
+	}
+	if _, err := b.client.PutObject(ctx, in); err != nil {
+		if status := httpStatus(err); status == http.StatusPreconditionFailed || status == http.StatusConflict {
+			// Written meanwhile by someone else: the same bytes or not?
+			existed, herr := b.holds(ctx, full, data, checksum)
+			if herr != nil {
+				return false, herr
+			}
+			if existed {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("s3: put %s: %w", full, err)
+	}
+	return false, nil
+}
+
+// holds says whether key already holds data: by the stored SHA-256 when
+// the service returns one, else by reading the object back. A key holding
+// other bytes is ErrConflict.
+func (b *S3Backend) holds(ctx context.Context, key string, data []byte, checksum string) (bool, error) {
+	head, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil {
+		if isNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("s3: head %s: %w", key, err)
+	}
+	if head.ChecksumSHA256 != nil && !strings.Contains(*head.ChecksumSHA256, "-") {
+		if *head.ChecksumSHA256 == checksum {
+			return true, nil
+		}
+		return true, fmt.Errorf("%w: s3://%s/%s", ErrConflict, b.bucket, key)
+	}
+	stored, err := b.get(ctx, key, "")
+	if err != nil {
+		return false, err
+	}
+	if !bytes.Equal(stored, data) {
+		return true, fmt.Errorf("%w: s3://%s/%s", ErrConflict, b.bucket, key)
+	}
+	return true, nil
+}
+
+func contentTypeOf(key string) string {
+	switch {
+	case strings.HasSuffix(key, CompressionZstd.Suffix()):
+		return CompressionZstd.ContentType()
+	case strings.HasSuffix(key, CompressionGzip.Suffix()):
+		return CompressionGzip.ContentType()
+	}
+	return CompressionNone.ContentType()
+}
+
+// get reads one object (one version, if versionID is set) whole.
+func (b *S3Backend) get(ctx context.Context, key, versionID string) ([]byte, error) {
+	in := &s3.GetObjectInput{Bucket: &b.bucket, Key: &key}
+	if versionID != "" {
+		in.VersionId = &versionID
+	}
+	out, err := b.client.GetObject(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("s3: get %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(out.Body, maxSegmentBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("s3: get %s: %w", key, err)
+	}
+	if len(body) > maxSegmentBytes {
+		return nil, fmt.Errorf("s3: get %s: object larger than %d bytes", key, maxSegmentBytes)
+	}
+	return body, nil
+}
+
+// Get returns the lines of the first version of key (relative to the
+// prefix): the one written by the exporter, whatever came after it.
+func (b *S3Backend) Get(ctx context.Context, key string) ([]byte, error) {
+	v, err := b.versionsOf(ctx, b.prefix+key)
+	if err != nil {
+		return nil, err
+	}
+	if v.first == nil {
+		return nil, fmt.Errorf("s3: %s%s: no such object", b.prefix, key)
+	}
+	body, err := b.get(ctx, b.prefix+key, aws.ToString(v.first.VersionId))
+	if err != nil {
+		return nil, err
+	}
+	return DecodeObject(key, body)
+}
+
+// keyVersions gathers what a versioned listing says about one key.
+type keyVersions struct {
+	key          string
+	first        *types.ObjectVersion // the oldest version: what was written first
+	later        []types.ObjectVersion
+	deleteMarked bool // the latest entry is a delete marker
+}
+
+func (kv *keyVersions) findings() []string {
+	var out []string
+	if kv.deleteMarked {
+		out = append(out, "a delete marker hides this object from plain listings (a delete was attempted); its first version was read")
+	}
+	changed := 0
+	for _, v := range kv.later {
+		if aws.ToString(v.ETag) != aws.ToString(kv.first.ETag) {
+			changed++
+		}
+	}
+	if changed > 0 {
+		out = append(out, fmt.Sprintf("%d later version(s) with other content were written under this key; its first version was read", changed))
+	}
+	return out
+}
+
+// versionsOf lists the versions of one key.
+func (b *S3Backend) versionsOf(ctx context.Context, key string) (*keyVersions, error) {
+	var kv *keyVersions
+	err := b.listVersions(ctx, key, func(v *keyVersions) error {
+		if v.key == key {
+			kv = v
+		}
+		return nil
+	})
+	if kv == nil && err == nil {
+		kv = &keyVersions{key: key}
+	}
+	return kv, err
+}
+
+// listVersions calls fn once per key under prefix, in key order, with all
+// its versions. S3 lists a key's versions newest first and may split them
+// over pages, so a key is handed on only when the next key starts.
+func (b *S3Backend) listVersions(ctx context.Context, prefix string, fn func(*keyVersions) error) error {
+	p := s3.NewListObjectVersionsPaginator(b.client, &s3.ListObjectVersionsInput{Bucket: &b.bucket, Prefix: &prefix})
+	var cur *keyVersions
+	// Delete markers come in their own list, and a key's marker may sit on
+	// an earlier page than its versions; only the latest entries matter.
+	markers := map[string]bool{}
+	flush := func() error {
+		if cur == nil || cur.first == nil {
+			cur = nil
+			return nil
+		}
+		err := fn(cur)
+		cur = nil
+		return err
+	}
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("s3: listing %s: %w", b.String(), err)
+		}
+		for _, m := range page.DeleteMarkers {
+			if aws.ToBool(m.IsLatest) {
+				markers[aws.ToString(m.Key)] = true
+			}
+		}
+		for _, v := range page.Versions {
+			k := aws.ToString(v.Key)
+			if cur == nil || cur.key != k {
+				if err := flush(); err != nil {
+					return err
+				}
+				cur = &keyVersions{key: k}
+			}
+			if markers[k] {
+				cur.deleteMarked = true
+			}
+			if cur.first != nil {
+				cur.later = append(cur.later, *cur.first)
+			}
+			cur.first = &v
+		}
+	}
+	return flush()
+}
+
+// Walk reads every segment object's first version, in key order, a few at
+// a time so that latency does not dominate.
+func (b *S3Backend) Walk(ctx context.Context, fn func(Object) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type fetched struct {
+		obj Object
+		err error
+	}
+	const inFlight = 8
+	pending := make(chan chan fetched, inFlight)
+	listErr := make(chan error, 1)
+	go func() {
+		defer close(pending)
+		listErr <- b.listVersions(ctx, b.prefix, func(kv *keyVersions) error {
+			rel := strings.TrimPrefix(kv.key, b.prefix)
+			if !IsSegmentKey(rel) {
+				return nil
+			}
+			res := make(chan fetched, 1)
+			select {
+			case pending <- res:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			go func() {
+				body, err := b.get(ctx, kv.key, aws.ToString(kv.first.VersionId))
+				if err != nil {
+					res <- fetched{err: err}
+					return
+				}
+				data, corrupt := DecodeObject(rel, body)
+				res <- fetched{obj: Object{Key: rel, Data: data, Corrupt: corrupt, Findings: kv.findings()}}
+			}()
+			return nil
+		})
+	}()
+	for res := range pending {
+		f := <-res
+		if f.err != nil {
+			return f.err
+		}
+		if err := fn(f.obj); err != nil {
+			return err
+		}
+	}
+	return <-listErr
+}
