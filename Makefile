@@ -29,7 +29,9 @@ run: build
 ## test: everything CI runs: lint, generated code, unit, end-to-end and fuzz tests
 test: deps lint generate-check unit e2e fuzz
 
-## deps: install the Debian packages of TEST_TOOLS that are missing
+## deps: install the Debian packages of TEST_TOOLS that are missing, and build
+## the S3 test servers (MinIO, versitygw) pinned in scripts/test-servers.sh
+## into the test cache; the MinIO build takes ~3.5 min, once.
 deps:
 	@missing=""; for tp in $(TEST_TOOLS); do command -v $${tp%%:*} >/dev/null || missing="$$missing $${tp#*:}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -37,6 +39,7 @@ deps:
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@scripts/test-servers.sh
 
 lint:
 	@bad=$$(gofmt -l $(GOFILES)); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
