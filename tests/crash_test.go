@@ -137,11 +137,19 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 		len(acked), len(got), dups, s.statusSummary())
 	assert.Len(t, got, total, "every event is in the archive")
 
-	// The archive verifies: integrity holds everywhere, and what is missing
-	// is exactly the records chained for the request the kill cut short
-	// (its events were sent again and chained anew), each one a reported
-	// gap in its stream.
 	r, code := waitSealed(t, c.archiveDir(), c.trustFile(), time.Minute)
+	assertCrashArchive(t, r, code)
+	l := r.Logs[0]
+	t.Logf("e2e: crash: log %s: %d leaves, %d missing (cut-short request), %d voided, verify exit %d",
+		l.LogID, l.Size, l.MissingLeaves, l.Voided, code)
+}
+
+// assertCrashArchive checks the archive of a collector killed under load
+// and restarted: integrity holds everywhere, and what is missing is exactly
+// the records chained for the request the kill cut short (its events were
+// sent again and chained anew), each one a reported gap in its stream.
+func assertCrashArchive(t *testing.T, r verifyResult, code int) {
+	t.Helper()
 	require.Len(t, r.Logs, 1, "the restart continued the log from its persisted state")
 	l := r.Logs[0]
 	assert.Equal(t, l.Size, l.SealedSize, "checkpoints after the restart seal the whole log")
@@ -159,6 +167,4 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 		assert.Equal(t, 1, code, "missing records fail verification")
 		assert.NotEmpty(t, l.Missing)
 	}
-	t.Logf("e2e: crash: log %s: %d leaves, %d missing (cut-short request), %d voided, verify exit %d",
-		l.LogID, l.Size, l.MissingLeaves, l.Voided, code)
 }

@@ -71,11 +71,24 @@ func writeKey(t testing.TB, dir, algorithm string) {
 	require.Equal(t, 0, code, out)
 }
 
-// runAuditctl runs auditctl and returns its stdout and exit status.
+// runAuditctl runs auditctl and returns its stdout and exit status. An
+// archive argument that is a registered s3:// URL (useS3Archive) gets the
+// server's flags and credentials.
 func runAuditctl(t testing.TB, args ...string) (string, int) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
+	var env []string
+	if len(args) > 0 {
+		if a, ok := s3Archives.Load(args[len(args)-1]); ok {
+			s3a := a.(*s3Archive)
+			args = append(append(args[:len(args)-1:len(args)-1], s3a.flags...), args[len(args)-1])
+			env = s3a.env
+		}
+	}
 	cmd := exec.Command(auditctl, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	code := 0
@@ -186,6 +199,8 @@ type collector struct {
 	cmd     *exec.Cmd
 	logPath string
 	done    chan struct{}
+	// archiveURL is the s3:// archive of an S3-backed collector.
+	archiveURL string
 }
 
 // newCollector writes the config rendered from tmpl and starts the binary.
@@ -217,7 +232,14 @@ func (c *collector) reconfigure(tmpl string, extra map[string]string) {
 
 func (c *collector) url() string { return fmt.Sprintf("http://127.0.0.1:%d/v1/events", c.p.Port) }
 
-func (c *collector) archiveDir() string { return filepath.Join(c.p.Dir, "archive") }
+// archiveDir is where the collector archives: its local directory, or the
+// s3:// URL a test set in archiveURL (useS3Archive registers it).
+func (c *collector) archiveDir() string {
+	if c.archiveURL != "" {
+		return c.archiveURL
+	}
+	return filepath.Join(c.p.Dir, "archive")
+}
 
 func (c *collector) trustFile() string { return filepath.Join(c.p.Dir, "keys", "trust.txt") }
 
@@ -235,6 +257,34 @@ func (c *collector) start() {
 		close(c.done)
 	}()
 	c.waitHealthy(60 * time.Second)
+}
+
+// startFails starts a collector that must not come up, and returns its log
+// once it has exited.
+func startFails(t testing.TB, tmpl string, extra map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	c := &collector{t: t, config: filepath.Join(dir, "config.yaml"), logPath: filepath.Join(dir, "collector.log"),
+		p: params{Dir: dir, Port: testport.Free(t), HealthPort: testport.Free(t), MetricsPort: testport.Free(t), Extra: extra}}
+	writeKey(t, dir, "ed25519")
+	c.reconfigure(tmpl, extra)
+	logf, err := os.Create(c.logPath)
+	require.NoError(t, err)
+	defer logf.Close()
+	cmd := exec.Command(binary, "--config", c.config)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		require.Error(t, err, "the collector must exit with an error:\n%s", c.logs())
+	case <-time.After(90 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+		t.Fatalf("the collector did not exit within 90 s:\n%s", c.logs())
+	}
+	return c.logs()
 }
 
 // waitHealthy polls the health_check extension until the pipeline is up.
@@ -353,32 +403,34 @@ type archivedLine struct {
 	Logs plog.Logs
 }
 
-// readArchive returns every record line of every segment under dir.
+// readArchive returns every record line of every segment of an archive:
+// a directory (none yet: no lines) or an s3:// URL registered by
+// useS3Archive.
 func readArchive(t testing.TB, dir string) []archivedLine {
 	t.Helper()
-	var out []archivedLine
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			if os.IsNotExist(err) {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() || !strings.HasSuffix(path, archive.SegmentSuffix) {
+	var r archive.Reader
+	if b, ok := s3Archives.Load(dir); ok {
+		r = b.(*s3Archive).reader
+	} else {
+		dr, err := archive.OpenDir(dir)
+		if os.IsNotExist(err) {
 			return nil
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
+		require.NoError(t, err)
+		r = dr
+	}
+	var out []archivedLine
+	err := r.Walk(context.Background(), func(o archive.Object) error {
+		if o.Corrupt != nil {
+			return o.Corrupt
 		}
-		recs, err := archive.DecodeSegment(data)
+		recs, err := archive.DecodeSegment(o.Data)
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: %w", o.Key, err)
 		}
-		lines := bytes.SplitAfter(data, []byte{'\n'})
-		rel, _ := filepath.Rel(dir, path)
+		lines := bytes.SplitAfter(o.Data, []byte{'\n'})
 		for i, r := range recs {
-			out = append(out, archivedLine{Key: filepath.ToSlash(rel), Line: lines[i], Logs: r})
+			out = append(out, archivedLine{Key: o.Key, Line: lines[i], Logs: r})
 		}
 		return nil
 	})
@@ -536,8 +588,27 @@ processors:
 exporters:
   worm:
     origin: e2e
+{{- with index .Extra "s3_endpoint"}}
+    s3:
+      endpoint: {{.}}
+      path_style: true
+      region: us-east-1
+      bucket: {{index $.Extra "s3_bucket"}}
+      prefix: {{or (index $.Extra "s3_prefix") "audit"}}
+      access_key_id: {{index $.Extra "s3_access_key"}}
+      secret_access_key: {{index $.Extra "s3_secret_key"}}
+      object_lock:
+        mode: {{or (index $.Extra "s3_mode") "COMPLIANCE"}}
+        retention: {{or (index $.Extra "s3_retention") "1h"}}
+        legal_hold: {{or (index $.Extra "s3_legal_hold") "false"}}
+      on_unreachable_at_start: {{or (index $.Extra "s3_on_unreachable") "fail"}}
+{{- else}}
     local:
       directory: {{.Dir}}/archive
+{{- end}}
+{{- with index .Extra "compression"}}
+    compression: {{.}}
+{{- end}}
 {{- if not (index .Extra "sync")}}
     sending_queue:
       storage: file_storage/queue

@@ -283,11 +283,14 @@ func (b *S3Backend) Put(ctx context.Context, key string, data []byte) (bool, err
 		if status := httpStatus(err); status == http.StatusPreconditionFailed || status == http.StatusConflict {
 			// Written meanwhile by someone else: the same bytes or not?
 			existed, herr := b.holds(ctx, full, data, checksum)
-			if herr != nil {
-				return false, herr
+			if herr != nil || existed {
+				return existed, herr
 			}
-			if existed {
-				return true, nil
+			// Some servers (versitygw) refuse If-None-Match for a key
+			// whose latest entry is a delete marker, which HEAD does not
+			// see through. The first version decides.
+			if same, verr := b.firstVersionHolds(ctx, full, data); verr != nil || same {
+				return same, verr
 			}
 		}
 		return false, fmt.Errorf("s3: put %s: %w", full, err)
@@ -313,6 +316,23 @@ func (b *S3Backend) holds(ctx context.Context, key string, data []byte, checksum
 		return true, fmt.Errorf("%w: s3://%s/%s", ErrConflict, b.bucket, key)
 	}
 	stored, err := b.get(ctx, key, "")
+	if err != nil {
+		return false, err
+	}
+	if !bytes.Equal(stored, data) {
+		return true, fmt.Errorf("%w: s3://%s/%s", ErrConflict, b.bucket, key)
+	}
+	return true, nil
+}
+
+// firstVersionHolds says whether the first version of key holds data
+// (false when there is none); other bytes are ErrConflict.
+func (b *S3Backend) firstVersionHolds(ctx context.Context, key string, data []byte) (bool, error) {
+	v, err := b.versionsOf(ctx, key)
+	if err != nil || v.first == nil {
+		return false, err
+	}
+	stored, err := b.get(ctx, key, aws.ToString(v.first.VersionId))
 	if err != nil {
 		return false, err
 	}
