@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
@@ -87,6 +88,7 @@ func setShippedEnvironment(t *testing.T) {
 	t.Setenv("AGENTAUDIT_DATA_DIR", t.TempDir())
 	t.Setenv("AGENTAUDIT_GATEWAY_ENDPOINT", "gateway.example:4317")
 	t.Setenv("AGENTAUDIT_GATEWAY_TOKEN", "token")
+	t.Setenv("AGENTAUDIT_S3_BUCKET", "audit-archive")
 	t.Setenv("AGENTAUDIT_TLS_CERT", "/etc/otelcol-agentaudit/tls.crt")
 	t.Setenv("AGENTAUDIT_TLS_KEY", "/etc/otelcol-agentaudit/tls.key")
 }
@@ -154,4 +156,37 @@ func lastField(s string) string {
 		}
 	}
 	return s
+}
+
+// The gateway archives to S3 with Object Lock, configured from the
+// environment, with safe defaults for what is not set.
+func TestGatewayArchivesToS3FromEnvironment(t *testing.T) {
+	setShippedEnvironment(t)
+	cfg, err := otelcoltest.LoadConfigAndValidate(filepath.Join("gateway", "config.yaml"), factories(t))
+	require.NoError(t, err)
+	worm := cfg.Exporters[component.MustNewID("worm")].(*wormexporter.Config)
+	require.NotNil(t, worm.S3)
+	require.Nil(t, worm.Local)
+	require.Equal(t, "audit-archive", worm.S3.Bucket)
+	require.Equal(t, "COMPLIANCE", worm.S3.ObjectLock.Mode)
+	require.Equal(t, 61320*time.Hour, worm.S3.ObjectLock.Retention, "7 years unless told otherwise")
+	require.False(t, worm.S3.PathStyle)
+	require.True(t, worm.QueueConfig.HasValue(), "a persistent queue in front of S3")
+	require.NotNil(t, worm.QueueConfig.Get().StorageID)
+
+	t.Setenv("AGENTAUDIT_S3_ENDPOINT", "https://minio.internal:9000")
+	t.Setenv("AGENTAUDIT_S3_PATH_STYLE", "true")
+	t.Setenv("AGENTAUDIT_S3_RETENTION", "8760h")
+	t.Setenv("AGENTAUDIT_S3_LOCK_MODE", "GOVERNANCE")
+	cfg, err = otelcoltest.LoadConfigAndValidate(filepath.Join("gateway", "config.yaml"), factories(t))
+	require.NoError(t, err)
+	worm = cfg.Exporters[component.MustNewID("worm")].(*wormexporter.Config)
+	require.Equal(t, "https://minio.internal:9000", worm.S3.Endpoint)
+	require.True(t, worm.S3.PathStyle)
+	require.Equal(t, 8760*time.Hour, worm.S3.ObjectLock.Retention)
+	require.Equal(t, "GOVERNANCE", worm.S3.ObjectLock.Mode)
+
+	t.Setenv("AGENTAUDIT_S3_BUCKET", "")
+	_, err = otelcoltest.LoadConfigAndValidate(filepath.Join("gateway", "config.yaml"), factories(t))
+	require.ErrorContains(t, err, "s3.bucket must be set")
 }

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
 	"github.com/agentaudit/otelcol-agentaudit/internal/testport"
+	"github.com/agentaudit/otelcol-agentaudit/internal/tests3"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
 )
 
@@ -31,8 +32,11 @@ const (
 // shipped pipeline); "native-plain" has no processors; "otlp" sends the
 // very same records as OTLP/HTTP protobuf to the stock otlp receiver
 // through the plain pipeline, the baseline of a stock collector.
+// "native-s3" is "native" archiving to MinIO on loopback (Object Lock,
+// zstd, persistent queue) instead of the local directory; it also reports
+// the stored MB/s and the request MB/s the receiver took in.
 func BenchmarkReceiverToArchive(b *testing.B) {
-	for _, mode := range []string{"native", "native-scrub", "native-plain", "otlp"} {
+	for _, mode := range []string{"native", "native-scrub", "native-plain", "otlp", "native-s3"} {
 		b.Run(mode, func(b *testing.B) {
 			for range b.N {
 				benchOnce(b, mode)
@@ -44,18 +48,27 @@ func BenchmarkReceiverToArchive(b *testing.B) {
 func benchOnce(b *testing.B, mode string) {
 	otlpPort := testport.Free(b)
 	extra := map[string]string{"otlp_port": fmt.Sprint(otlpPort), "queue_size": "5000"}
+	var srv *tests3.Server
 	switch mode {
 	case "native":
 	case "native-scrub":
 		extra["scrub"] = "1"
+	case "native-s3":
+		srv = tests3.StartMinIO(b)
+		srv.CreateBucket(b, "bench", true)
+		extra = s3Extra(srv, "bench", "gw", extra)
 	default:
 		extra["plain"] = "1"
 	}
 	c := newCollector(b, localConfig, extra)
 	defer c.stop()
+	if srv != nil {
+		c.archiveURL = useS3Archive(b, srv, "bench", "gw")
+	}
 
 	// Prepare every request body before the clock starts.
 	var bodies [][]byte
+	var bodyBytes int
 	want := map[string]bool{}
 	for start := 0; start < benchEvents; start += benchBatch {
 		var nd bytes.Buffer
@@ -67,6 +80,7 @@ func benchOnce(b *testing.B, mode string) {
 		}
 		if mode != "otlp" {
 			bodies = append(bodies, nd.Bytes())
+			bodyBytes += nd.Len()
 			continue
 		}
 		ld, err := auditrecord.Decode(nd.Bytes(), auditrecord.FormatNDJSON, auditrecord.DefaultLimits, time.Now())
@@ -78,6 +92,7 @@ func benchOnce(b *testing.B, mode string) {
 			b.Fatal(err)
 		}
 		bodies = append(bodies, pb)
+		bodyBytes += len(pb)
 	}
 	url, contentType := c.url(), "application/x-ndjson"
 	if mode == "otlp" {
@@ -125,4 +140,8 @@ func benchOnce(b *testing.B, mode string) {
 	b.ReportMetric(float64(benchEvents)/accepted.Seconds(), "accepted-events/s")
 	b.ReportMetric(float64(cpu.Microseconds())/benchEvents, "cpu-µs/event")
 	b.ReportMetric(float64(c.peakRSS()>>20), "peak-RSS-MiB")
+	if srv != nil {
+		b.ReportMetric(float64(bodyBytes)/1e6/archived.Seconds(), "in-MB/s")
+		b.ReportMetric(c.metric("otelcol_exporter_worm_bytes_written")/1e6/archived.Seconds(), "stored-MB/s")
+	}
 }
