@@ -521,7 +521,15 @@ func eventJSON(id, session string, padding int) []byte {
 // (e.g. "    type_actions:\n      pii_email: hmac"). With
 // Extra["debug_file"], a debug exporter (verbosity detailed) is in the
 // pipeline too and writes to that file name under Dir, or to the
-// collector's log (c.logs()) when the value is "stderr".
+// collector's log (c.logs()) when the value is "stderr". With
+// Extra["s3_endpoint"], the worm exporter archives to S3 (path-style,
+// us-east-1) instead of Dir/archive: ["s3_bucket"], ["s3_prefix"],
+// ["s3_access_key"], ["s3_secret_key"], Object Lock ["s3_mode"],
+// ["s3_retention"] and ["s3_legal_hold"], ["s3_on_unreachable"] (fail or
+// retry), and ["s3_ca_file"], the PEM CA to trust for an https endpoint
+// (s3.tls.ca_file); s3Extra fills in endpoint, bucket, prefix and keys for
+// a tests3 server. ["compression"] sets the exporter's compression either
+// way.
 const localConfig = `
 extensions:
   health_check:
@@ -602,6 +610,10 @@ exporters:
         retention: {{or (index $.Extra "s3_retention") "1h"}}
         legal_hold: {{or (index $.Extra "s3_legal_hold") "false"}}
       on_unreachable_at_start: {{or (index $.Extra "s3_on_unreachable") "fail"}}
+{{- with index $.Extra "s3_ca_file"}}
+      tls:
+        ca_file: {{.}}
+{{- end}}
 {{- else}}
     local:
       directory: {{.Dir}}/archive

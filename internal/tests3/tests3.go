@@ -16,6 +16,8 @@
 //	  env MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, MINIO_SITE_REGION=us-east-1,
 //	  MINIO_UPDATE=off, MINIO_BROWSER=off, MINIO_CI_CD=on
 //	  (one drive; versioning and Object Lock work on a single drive)
+//	  StartMinIOTLS: the same with public.crt and private.key in DIR/certs,
+//	  so MinIO serves HTTPS (see tls.go)
 //
 //	versitygw --port 127.0.0.1:P --access A --secret S --region us-east-1 \
 //	    --quiet --iam-dir DIR/iam posix --versioning-dir DIR/versions DIR/gw
@@ -70,6 +72,7 @@ package tests3
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -84,6 +87,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -125,6 +129,10 @@ type Server struct {
 	// consolePort is MinIO's console port (the console is off, but MinIO
 	// still binds it; a fixed one keeps Restart on the same ports).
 	consolePort int
+	// caFile and roots are the test CA of a server on HTTPS
+	// (StartMinIOTLS); "" and nil on plain HTTP.
+	caFile string
+	roots  *x509.CertPool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -144,6 +152,12 @@ func StartVersityGW(t testing.TB) *Server { t.Helper(); return Start(t, KindVers
 // test ends.
 func Start(t testing.TB, kind string) *Server {
 	t.Helper()
+	return startServer(t, kind, false)
+}
+
+// startServer is Start, serving HTTPS with withTLS (MinIO only; see tls.go).
+func startServer(t testing.TB, kind string, withTLS bool) *Server {
+	t.Helper()
 	var version string
 	switch kind {
 	case KindMinIO:
@@ -158,6 +172,9 @@ func Start(t testing.TB, kind string) *Server {
 	case KindMinIO:
 		s.consolePort = testport.Free(t)
 		mkdirs(t, filepath.Join(s.dir, "data"), filepath.Join(s.dir, "certs"))
+		if withTLS {
+			s.writeCerts()
+		}
 	case KindVersityGW:
 		mkdirs(t, filepath.Join(s.dir, "gw"), filepath.Join(s.dir, "versions"), filepath.Join(s.dir, "iam"))
 	}
@@ -178,9 +195,14 @@ func mkdirs(t testing.TB, dirs ...string) {
 // Kind is "minio" or "versitygw".
 func (s *Server) Kind() string { return s.kind }
 
-// Endpoint is the S3 endpoint, http://127.0.0.1:PORT.
+// Endpoint is the S3 endpoint, http://127.0.0.1:PORT, or
+// https://127.0.0.1:PORT for StartMinIOTLS.
 func (s *Server) Endpoint() string {
-	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+	scheme := "http://"
+	if s.roots != nil {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 }
 
 // AccessKey is the root access key.
@@ -195,15 +217,17 @@ func (s *Server) Region() string { return region }
 // LogPath is the server's log file (stdout and stderr, across restarts).
 func (s *Server) LogPath() string { return filepath.Join(s.dir, s.kind+".log") }
 
-// Client is an S3 client for this server: path-style, root credentials.
+// Client is an S3 client for this server: path-style, root credentials,
+// trusting the test CA on HTTPS.
 func (s *Server) Client(t testing.TB) *s3.Client {
 	t.Helper()
-	return newClient(s.Endpoint(), accessKey, secretKey)
+	return newClient(s.Endpoint(), accessKey, secretKey, s.httpClient())
 }
 
-func newClient(endpoint, access, secret string) *s3.Client {
+func newClient(endpoint, access, secret string, hc *awshttp.BuildableClient) *s3.Client {
 	return s3.New(s3.Options{
 		BaseEndpoint: aws.String(endpoint),
+		HTTPClient:   hc,
 		Region:       region,
 		UsePathStyle: true, // no bucket.127.0.0.1 host names
 		Credentials:  credentials.NewStaticCredentialsProvider(access, secret, ""),

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -328,7 +329,7 @@ func TestObjectLockBehaviour(t *testing.T) {
 					{"wrong secret", accessKey, "not-the-secret", "SignatureDoesNotMatch"},
 					{"unknown access key", "no-such-key", secretKey, "InvalidAccessKeyId"},
 				} {
-					bc := newClient(s.Endpoint(), bad.access, bad.secret)
+					bc := newClient(s.Endpoint(), bad.access, bad.secret, s.httpClient())
 					_, err := bc.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(locked)})
 					wantError(t, bad.name+": GetBucketVersioning", err, bad.code, 403)
 					_, err = bc.PutObject(ctx, &s3.PutObjectInput{
@@ -375,5 +376,40 @@ func TestRestart(t *testing.T) {
 			s.Stop()
 			s.Stop() // idempotent
 		})
+	}
+}
+
+// TestMinIOTLS: StartMinIOTLS serves HTTPS with a certificate only its test
+// CA vouches for: Client (which trusts it) works, before and after a
+// restart; a client with the system roots is refused the certificate.
+func TestMinIOTLS(t *testing.T) {
+	t.Parallel()
+	s := StartMinIOTLS(t)
+	if !strings.HasPrefix(s.Endpoint(), "https://127.0.0.1:") {
+		t.Fatalf("endpoint %s, want https://127.0.0.1:PORT", s.Endpoint())
+	}
+	if s.CAFile() == "" {
+		t.Fatal("no CA file")
+	}
+	pemBytes, err := os.ReadFile(s.CAFile())
+	if err != nil || !x509.NewCertPool().AppendCertsFromPEM(pemBytes) {
+		t.Fatalf("CA file %s holds no PEM certificate (%v)", s.CAFile(), err)
+	}
+	s.CreateBucket(t, "tls", true)
+
+	_, err = newClient(s.Endpoint(), accessKey, secretKey, awshttp.NewBuildableClient()).ListBuckets(context.Background(),
+		&s3.ListBucketsInput{}, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+	var unknown x509.UnknownAuthorityError
+	if !errors.As(err, &unknown) {
+		t.Fatalf("ListBuckets with the system roots: %v, want x509.UnknownAuthorityError", err)
+	}
+
+	s.Restart()
+	out, err := s.Client(t).ListBuckets(context.Background(), &s3.ListBucketsInput{})
+	if err != nil || len(out.Buckets) != 1 || aws.ToString(out.Buckets[0].Name) != "tls" {
+		t.Fatalf("after restart: buckets %+v, %v; want [tls]", out, err)
+	}
+	if plain := StartMinIO(t); plain.CAFile() != "" || !strings.HasPrefix(plain.Endpoint(), "http://") {
+		t.Errorf("plain MinIO: endpoint %s, CA file %q; want http:// and none", plain.Endpoint(), plain.CAFile())
 	}
 }
