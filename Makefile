@@ -63,6 +63,7 @@ e2e: build
 # -fuzzminimizetime: the default (60s per new input) spends a short run
 # minimizing instead of fuzzing.
 fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeObject$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/archive
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/auditrecord
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity

@@ -125,10 +125,12 @@ func cmdVerify(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, err
 	}
 	prog := newProgress(stderr, src.progress)
-	if err := v.readArchive(ctx, source, prog); err != nil {
+	err = v.readArchive(ctx, source, prog)
+	// Ended on failure too, or the error is printed onto the progress line.
+	prog.done()
+	if err != nil {
 		return exitUsage, err
 	}
-	prog.done()
 	v.finish()
 	r := v.report(pos[0], *trustPath)
 	if *asJSON {

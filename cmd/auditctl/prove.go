@@ -50,7 +50,11 @@ func cmdProve(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
-	if err := v.readArchive(ctx, r, newProgress(stderr, src.progress)); err != nil {
+	prog := newProgress(stderr, src.progress)
+	err = v.readArchive(ctx, r, prog)
+	// End the progress line before any message goes to stderr.
+	prog.done()
+	if err != nil {
 		return exitUsage, err
 	}
 	v.finish()

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -42,8 +41,11 @@ func openArchive(ctx context.Context, target string, f *sourceFlags) (archive.Re
 	if !strings.HasPrefix(target, "s3://") {
 		return archive.OpenDir(target)
 	}
-	u, err := url.Parse(target)
-	if err != nil || u.Host == "" {
+	// Not url.Parse: it would decode %XX in the prefix, and archive keys
+	// hold such escapes (archive.EscapeName), so s3://b/host%2Eexample
+	// would read host.example instead; '?' and '#' are key bytes too.
+	bucket, prefix, _ := strings.Cut(strings.TrimPrefix(target, "s3://"), "/")
+	if bucket == "" {
 		return nil, usageError{fmt.Errorf("%q: want s3://BUCKET[/PREFIX]", target)}
 	}
 	cfg := archive.S3ClientConfig{Endpoint: f.endpoint, Region: f.region, Profile: f.profile, PathStyle: f.pathStyle}
@@ -63,11 +65,11 @@ func openArchive(ctx context.Context, target string, f *sourceFlags) (archive.Re
 		return nil, err
 	}
 	// Reading needs no lock settings; they only apply to writes.
-	return archive.NewS3Backend(client, u.Host, u.Path, archive.ObjectLock{}), nil
+	return archive.NewS3Backend(client, bucket, prefix, archive.ObjectLock{}), nil
 }
 
 // progress shows how far reading has come, on one terminal line that it
-// rewrites a few times a second and clears at the end.
+// rewrites a few times a second and ends (done) with the final figures.
 type progress struct {
 	w       io.Writer
 	start   time.Time

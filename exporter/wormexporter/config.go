@@ -124,6 +124,10 @@ func (c *S3Config) validate() []error {
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		errs = append(errs, errors.New("s3.access_key_id and s3.secret_access_key go together: set both, or neither to use the AWS credential chain"))
 	}
+	if c.SessionToken != "" && (c.AccessKeyID == "" || c.SecretAccessKey == "") {
+		// It would be ignored without a word, and the chain used instead.
+		errs = append(errs, errors.New("s3.session_token is only used with s3.access_key_id and s3.secret_access_key"))
+	}
 	switch strings.ToUpper(c.ObjectLock.Mode) {
 	case "", "COMPLIANCE", "GOVERNANCE":
 	default:

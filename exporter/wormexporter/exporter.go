@@ -232,6 +232,17 @@ func (e *wormExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 			errs = append(errs, err)
 		}
 	}
+	// A permanent error drops the whole batch, so it may only when every
+	// failure is permanent: a segment that failed for a passing reason is
+	// retried with the batch (the segments written are found again), or
+	// its records are lost. The conflict stays in the message.
+	if slices.ContainsFunc(errs, func(err error) bool { return !consumererror.IsPermanent(err) }) {
+		for i, err := range errs {
+			if consumererror.IsPermanent(err) {
+				errs[i] = errors.New(err.Error())
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 

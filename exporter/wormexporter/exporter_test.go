@@ -2,6 +2,8 @@ package wormexporter
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
@@ -284,3 +287,54 @@ func TestStartFailsOnUnusableDirectory(t *testing.T) {
 }
 
 var _ component.Config = (*Config)(nil)
+
+// flakyBackend refuses one stream's key as a conflict and fails another's
+// once, as a store that was briefly away.
+type flakyBackend struct {
+	conflict, flaky string
+	failed          bool
+	written         []string
+}
+
+func (b *flakyBackend) Put(_ context.Context, key string, _ []byte) (bool, error) {
+	switch {
+	case strings.Contains(key, b.conflict):
+		return true, fmt.Errorf("%w: %s", archive.ErrConflict, key)
+	case strings.Contains(key, b.flaky) && !b.failed:
+		b.failed = true
+		return false, errors.New("503 SlowDown")
+	}
+	b.written = append(b.written, key)
+	return false, nil
+}
+
+// A permanent error drops the whole batch: a conflict on one segment must
+// not take with it a segment of the same batch that failed for a passing
+// reason, whose records would then be lost.
+func TestConflictDoesNotDropSegmentsThatMayStillBeWritten(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Local = &LocalConfig{Directory: t.TempDir()}
+	e, err := newWormExporter(cfg, exportertest.NewNopSettings(metadata.Type), "o")
+	require.NoError(t, err)
+	b := &flakyBackend{conflict: "/streams/s1/", flaky: "/streams/s2/"}
+	e.backend = b
+	ld := plog.NewLogs()
+	record(ld, "s1", 1)
+	record(ld, "s2", 1)
+
+	err = e.pushLogs(context.Background(), ld)
+	require.Error(t, err)
+	assert.False(t, consumererror.IsPermanent(err), "retried, or s2's record is lost: %v", err)
+	err = e.pushLogs(context.Background(), ld)
+	assert.True(t, consumererror.IsPermanent(err), "only the conflict is left: %v", err)
+	require.Len(t, b.written, 1)
+	assert.Contains(t, b.written[0], "/streams/s2/")
+}
+
+func TestSessionTokenNeedsKeys(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.S3 = &S3Config{Bucket: "audit", SessionToken: "token", ObjectLock: ObjectLockConfig{Retention: time.Hour}}
+	assert.ErrorContains(t, cfg.Validate(), "s3.session_token is only used with s3.access_key_id and s3.secret_access_key")
+	cfg.S3.AccessKeyID, cfg.S3.SecretAccessKey = "id", "secret"
+	assert.NoError(t, cfg.Validate())
+}

@@ -2,12 +2,14 @@ package archive
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -69,6 +71,44 @@ func TestFileBackendNeverOverwrites(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Join(dir, tempDir))
 	require.NoError(t, err)
 	assert.Empty(t, entries, "no temporary file is left behind")
+}
+
+// The same lines compressed by another encoder (an upgrade between a
+// write and its retry from a persistent queue) are the segment already
+// there, not a conflict; other lines are one, and the file is untouched.
+func TestFileBackendSameLinesCompressedOtherwise(t *testing.T) {
+	dir := t.TempDir()
+	b, err := NewFileBackend(dir)
+	require.NoError(t, err)
+	ctx := context.Background()
+	var lines []byte
+	for i := range 500 {
+		lines = fmt.Appendf(lines, `{"chain":{"seq":%d},"record":{"body":"compressible %d"}}`+"\n", i, i*i%97)
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderCRC(false))
+	require.NoError(t, err)
+	older := enc.EncodeAll(lines, nil)
+	newer, err := CompressionZstd.Compress(lines)
+	require.NoError(t, err)
+	require.NotEqual(t, older, newer)
+	gz, err := CompressionGzip.Compress(lines)
+	require.NoError(t, err)
+
+	_, err = b.Put(ctx, "o/s/a.ndjson.zst", older)
+	require.NoError(t, err)
+	existed, err := b.Put(ctx, "o/s/a.ndjson.zst", newer)
+	require.NoError(t, err)
+	assert.True(t, existed)
+	other, err := CompressionZstd.Compress([]byte("other\n"))
+	require.NoError(t, err)
+	_, err = b.Put(ctx, "o/s/a.ndjson.zst", other)
+	assert.ErrorIs(t, err, ErrConflict)
+	// Bytes that are not of the key's codec are not compared decoded.
+	_, err = b.Put(ctx, "o/s/a.ndjson.zst", gz)
+	assert.ErrorIs(t, err, ErrConflict)
+	got, err := os.ReadFile(filepath.Join(dir, "o", "s", "a.ndjson.zst"))
+	require.NoError(t, err)
+	assert.Equal(t, older, got)
 }
 
 func TestFileBackendRejectsEscapingKeys(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -26,11 +27,23 @@ const (
 // object (a zip bomb in a bucket) cannot exhaust the verifier's memory.
 const maxSegmentBytes = 1 << 30
 
-// The zstd coders are safe for concurrent EncodeAll/DecodeAll calls and
-// costly to create, so the package keeps one of each.
+// maxZstdWindow bounds the history a zstd stream may ask the decoder to
+// keep (allocated up front). The exporter's encoder uses at most 8 MiB.
+const maxZstdWindow = 32 << 20
+
+// The zstd encoder is safe for concurrent EncodeAll calls and costly to
+// create, so the package keeps one. Objects are decoded as streams, not
+// with DecodeAll, which allocates whatever content size a frame header
+// declares before decoding a byte (a 22-byte object could cost 1 GiB);
+// stream decoders are reused from a pool.
 var (
 	zstdEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
-	zstdDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxSegmentBytes), zstd.WithDecoderConcurrency(0))
+	zstdDecoders   = sync.Pool{New: func() any {
+		// Concurrency 1: the stream is decoded synchronously, with no
+		// goroutines to stop when a decoder is dropped from the pool.
+		d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow))
+		return d
+	}}
 )
 
 // ParseCompression checks a configured codec name; "" is none.
@@ -97,12 +110,42 @@ func IsSegmentKey(key string) bool {
 		strings.HasSuffix(key, SegmentSuffix+CompressionZstd.Suffix())
 }
 
+// sameSegment says whether two stored forms of key hold the same segment.
+// Equal bytes do. So do other bytes that decompress to the same lines: the
+// key's digest is of the lines, and the encoder's output for them may
+// change between releases (a batch retried from a persistent queue after
+// an upgrade), which is not a conflict.
+func sameSegment(key string, stored, data []byte) bool {
+	if bytes.Equal(stored, data) {
+		return true
+	}
+	if !strings.HasSuffix(key, CompressionZstd.Suffix()) && !strings.HasSuffix(key, CompressionGzip.Suffix()) {
+		return false
+	}
+	a, err := DecodeObject(key, stored)
+	if err != nil {
+		return false
+	}
+	b, err := DecodeObject(key, data)
+	return err == nil && bytes.Equal(a, b)
+}
+
 // DecodeObject returns the segment lines an object holds, decompressing by
 // the key's suffix.
 func DecodeObject(key string, body []byte) ([]byte, error) {
 	switch {
 	case strings.HasSuffix(key, CompressionZstd.Suffix()):
-		out, err := zstdDecoder.DecodeAll(body, nil)
+		d := zstdDecoders.Get().(*zstd.Decoder)
+		defer func() {
+			d.Reset(nil) // drop the reference to body
+			zstdDecoders.Put(d)
+		}()
+		// A bytes.Reader, not a bytes.Buffer: Reset decodes a Buffer with
+		// DecodeAll.
+		if err := d.Reset(bytes.NewReader(body)); err != nil {
+			return nil, fmt.Errorf("%s: zstd: %w", key, err)
+		}
+		out, err := readBounded(d)
 		if err != nil {
 			return nil, fmt.Errorf("%s: zstd: %w", key, err)
 		}
@@ -112,14 +155,20 @@ func DecodeObject(key string, body []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: gzip: %w", key, err)
 		}
-		out, err := io.ReadAll(io.LimitReader(r, maxSegmentBytes+1))
-		if err == nil && len(out) > maxSegmentBytes {
-			err = fmt.Errorf("more than %d bytes uncompressed", maxSegmentBytes)
-		}
+		out, err := readBounded(r)
 		if err != nil {
 			return nil, fmt.Errorf("%s: gzip: %w", key, err)
 		}
 		return out, nil
 	}
 	return body, nil
+}
+
+// readBounded reads r whole, refusing more than maxSegmentBytes.
+func readBounded(r io.Reader) ([]byte, error) {
+	out, err := io.ReadAll(io.LimitReader(r, maxSegmentBytes+1))
+	if err == nil && len(out) > maxSegmentBytes {
+		err = fmt.Errorf("more than %d bytes uncompressed", maxSegmentBytes)
+	}
+	return out, err
 }

@@ -3,6 +3,8 @@ package archive
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -76,4 +78,79 @@ func TestDecompressionIsBounded(t *testing.T) {
 
 func newBombWriter(buf *bytes.Buffer) (*gzip.Writer, error) {
 	return gzip.NewWriterLevel(buf, gzip.BestSpeed)
+}
+
+// A zstd frame header may declare a content size or a window; neither may
+// make the verifier allocate that much before anything is decoded: a
+// 22-byte object claiming 1 GiB would cost 1 GiB, per object in flight.
+func TestZstdDeclaredSizesDoNotAllocate(t *testing.T) {
+	block := []byte{5<<3 | 1, 0, 0, 'h', 'e', 'l', 'l', 'o'} // a last raw block of 5 bytes
+	frame := func(descriptor byte, extra []byte, size uint64) []byte {
+		f := append([]byte{0x28, 0xb5, 0x2f, 0xfd, descriptor}, extra...)
+		f = binary.LittleEndian.AppendUint64(f, size)
+		return append(f, block...)
+	}
+	for name, body := range map[string][]byte{
+		// FCS of 8 bytes, a 1 MiB window: the content size claims 1 GiB.
+		"content size": frame(0xC0, []byte{0x50}, maxSegmentBytes),
+		// Single segment: the window is the content size, 500 MiB.
+		"window": frame(0xC0|0x20, nil, 500<<20),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := DecodeObject("a.ndjson.zst", body)
+			runtime.ReadMemStats(&after)
+			assert.ErrorContains(t, err, "a.ndjson.zst: zstd")
+			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "bytes allocated for a %d-byte object", len(body))
+		})
+	}
+}
+
+// FuzzDecodeObject: whatever a bucket holds under whatever key, decoding
+// never panics, never returns more than maxSegmentBytes, returns a plain
+// object as it is, and names the key in its errors (the verifier reports
+// them per object). What it returns compresses and decodes back to itself.
+func FuzzDecodeObject(f *testing.F) {
+	lines := []byte(`{"chain":{"seq":1},"record":{"body":"x"}}` + "\n")
+	for _, c := range []Compression{CompressionNone, CompressionGzip, CompressionZstd} {
+		body, err := c.Compress(lines)
+		require.NoError(f, err)
+		f.Add(SegmentSuffix+c.Suffix(), body)
+	}
+	f.Add(".ndjson.gz", []byte("not gzip"))
+	f.Add(".zst", []byte{})
+	f.Add(".ndjson.lz4", []byte("x"))
+	f.Fuzz(func(t *testing.T, suffix string, body []byte) {
+		key := "o/1/streams/s/seq-1-2-abc" + suffix
+		out, err := DecodeObject(key, body)
+		if err != nil {
+			if !strings.Contains(err.Error(), key) {
+				t.Fatalf("error does not name the key %q: %v", key, err)
+			}
+			return
+		}
+		if len(out) > maxSegmentBytes {
+			t.Fatalf("%d bytes out", len(out))
+		}
+		var c Compression
+		switch {
+		case strings.HasSuffix(key, CompressionZstd.Suffix()):
+			c = CompressionZstd
+		case strings.HasSuffix(key, CompressionGzip.Suffix()):
+			c = CompressionGzip
+		default:
+			if !bytes.Equal(out, body) {
+				t.Fatalf("a plain object changed")
+			}
+			return
+		}
+		again, err := c.Compress(out)
+		require.NoError(t, err)
+		back, err := DecodeObject(key, again)
+		require.NoError(t, err)
+		if !bytes.Equal(back, out) {
+			t.Fatalf("%s does not round-trip", c)
+		}
+	})
 }

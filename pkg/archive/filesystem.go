@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -110,7 +109,7 @@ func (b *FileBackend) Put(_ context.Context, key string, data []byte) (bool, err
 		if rerr != nil {
 			return false, rerr
 		}
-		if !bytes.Equal(existing, data) {
+		if !sameSegment(key, existing, data) {
 			return true, fmt.Errorf("%w: %s", ErrConflict, key)
 		}
 		return true, nil

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -135,7 +137,8 @@ func (e *CheckError) Unwrap() error { return e.Err }
 
 // Check makes sure writing can work before the first record arrives: the
 // bucket exists and the credentials are accepted, versioning and Object
-// Lock are enabled, and the credentials may put objects. The write check
+// Lock are enabled, and the credentials may put objects and look them up
+// (HEAD of a missing key gives 404, not 403). The write check
 // sends a PUT whose Content-MD5 cannot match, so a server that lets us
 // write answers BadDigest and stores nothing.
 func (b *S3Backend) Check(ctx context.Context) error {
@@ -183,10 +186,17 @@ func (b *S3Backend) checkWrite(ctx context.Context) error {
 		return &CheckError{Err: fmt.Errorf("bucket %q accepted a PUT with a wrong Content-MD5 (the check object %s "+
 			"was stored): this S3 service does not verify upload digests", b.bucket, key)}
 	}
-	if code := errorCode(err); code == "BadDigest" || code == "InvalidDigest" {
+	if code := errorCode(err); code != "BadDigest" && code != "InvalidDigest" {
+		return b.checkError("writing to", err)
+	}
+	// Every Put starts with a HEAD of its key. Without s3:ListBucket, S3
+	// answers it with 403 rather than 404 for a key that does not exist,
+	// so every write would fail, and be retried forever: say so now.
+	_, err = b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &key})
+	if err == nil || isNotFound(err) {
 		return nil
 	}
-	return b.checkError("writing to", err)
+	return b.checkError("reading from", err)
 }
 
 // checkError turns an SDK error into a message that says what to fix.
@@ -206,7 +216,17 @@ func (b *S3Backend) checkError(doing string, err error) error {
 			"(with legal_hold), s3:GetObject and s3:ListBucket", "while "+doing, b.bucket)
 	case "ExpiredToken", "InvalidToken", "TokenRefreshRequired":
 		msg = "the session token is invalid or expired"
+	case "NotImplemented":
+		msg = "the S3 service does not implement a request an audit archive needs (versioning, Object Lock, checksums)"
 	default:
+		if isCredentialsError(err) {
+			return &CheckError{Err: fmt.Errorf("no credentials for the S3 service while %s bucket %q: set s3.access_key_id and "+
+				"s3.secret_access_key, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile: %w", doing, b.bucket, err)}
+		}
+		if isCertificateError(err) {
+			return &CheckError{Err: fmt.Errorf("the S3 service's TLS certificate does not verify while %s bucket %q: give its CA "+
+				"(s3.tls.ca_file) or use the host name the certificate is for: %w", doing, b.bucket, err)}
+		}
 		if isUnreachable(err) {
 			return &CheckError{Unreachable: true, Err: fmt.Errorf("S3 service unreachable while %s bucket %q: %w", doing, b.bucket, err)}
 		}
@@ -232,10 +252,37 @@ func httpStatus(err error) int {
 }
 
 // isUnreachable says whether err is the service being away or overloaded
-// rather than refusing: no HTTP answer at all, or a 5xx.
+// rather than refusing: no HTTP answer at all, or a 5xx. Failures with no
+// answer that waiting does not cure are not: no credentials found (the SDK
+// fails before sending), a certificate that does not verify; nor is 501,
+// a request the service will never implement.
 func isUnreachable(err error) bool {
+	if isCredentialsError(err) || isCertificateError(err) {
+		return false
+	}
 	status := httpStatus(err)
-	return status == 0 || status >= 500
+	return status == 0 || (status >= 500 && status != http.StatusNotImplemented)
+}
+
+// isCredentialsError says whether the SDK found no usable credentials. It
+// has no error type for that; its S3 client wraps the failure as "get
+// identity: ...".
+func isCredentialsError(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if strings.HasPrefix(e.Error(), "get identity: ") {
+			return true
+		}
+	}
+	var se *v4.SigningError
+	return errors.As(err, &se)
+}
+
+func isCertificateError(err error) bool {
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var cie x509.CertificateInvalidError
+	return errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &he) || errors.As(err, &cie)
 }
 
 func isNoObjectLock(err error) bool {
@@ -305,39 +352,58 @@ func (b *S3Backend) holds(ctx context.Context, key string, data []byte, checksum
 	head, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
 	if err != nil {
 		if isNotFound(err) {
+			if isDeleteMarker(err) {
+				// Written, then a delete attempted. A PUT would add a
+				// version behind the marker (MinIO and AWS accept it), a
+				// second copy that hides the marker from the verifier.
+				return b.firstVersionHolds(ctx, key, data)
+			}
 			return false, nil
 		}
 		return false, fmt.Errorf("s3: head %s: %w", key, err)
 	}
-	if head.ChecksumSHA256 != nil && !strings.Contains(*head.ChecksumSHA256, "-") {
-		if *head.ChecksumSHA256 == checksum {
-			return true, nil
-		}
-		return true, fmt.Errorf("%w: s3://%s/%s", ErrConflict, b.bucket, key)
-	}
-	stored, err := b.get(ctx, key, "")
+	// HEAD shows the latest version, but the first decides: that is the
+	// one the verifier reads, and a later one is a finding, not our write.
+	v, err := b.versionsOf(ctx, key)
 	if err != nil {
 		return false, err
 	}
-	if !bytes.Equal(stored, data) {
-		return true, fmt.Errorf("%w: s3://%s/%s", ErrConflict, b.bucket, key)
+	if v.first != nil && head.VersionId != nil && aws.ToString(v.first.VersionId) == *head.VersionId &&
+		head.ChecksumSHA256 != nil && *head.ChecksumSHA256 == checksum {
+		return true, nil
 	}
-	return true, nil
+	return b.firstHolds(ctx, v, data)
+}
+
+// isDeleteMarker says whether a failed HEAD found a delete marker as the
+// latest entry (AWS and MinIO say so in a header; versitygw does not).
+func isDeleteMarker(err error) bool {
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.Response != nil && re.Response.Header.Get("X-Amz-Delete-Marker") == "true"
 }
 
 // firstVersionHolds says whether the first version of key holds data
-// (false when there is none); other bytes are ErrConflict.
+// (false when there is none); other content is ErrConflict.
 func (b *S3Backend) firstVersionHolds(ctx context.Context, key string, data []byte) (bool, error) {
 	v, err := b.versionsOf(ctx, key)
-	if err != nil || v.first == nil {
-		return false, err
-	}
-	stored, err := b.get(ctx, key, aws.ToString(v.first.VersionId))
 	if err != nil {
 		return false, err
 	}
-	if !bytes.Equal(stored, data) {
-		return true, fmt.Errorf("%w: s3://%s/%s", ErrConflict, b.bucket, key)
+	return b.firstHolds(ctx, v, data)
+}
+
+// firstHolds reads v's first version back. Other bytes holding the same
+// lines are the same segment (see sameSegment).
+func (b *S3Backend) firstHolds(ctx context.Context, v *keyVersions, data []byte) (bool, error) {
+	if v.first == nil {
+		return false, nil
+	}
+	stored, err := b.get(ctx, v.key, aws.ToString(v.first.VersionId))
+	if err != nil {
+		return false, err
+	}
+	if !sameSegment(v.key, stored, data) {
+		return true, fmt.Errorf("%w: s3://%s/%s", ErrConflict, b.bucket, v.key)
 	}
 	return true, nil
 }
@@ -381,6 +447,9 @@ func (b *S3Backend) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	if v.first == nil {
+		if v.deleteMarked {
+			return nil, fmt.Errorf("s3: %s%s: %w", b.prefix, key, errAllVersionsDeleted)
+		}
 		return nil, fmt.Errorf("s3: %s%s: no such object", b.prefix, key)
 	}
 	body, err := b.get(ctx, b.prefix+key, aws.ToString(v.first.VersionId))
@@ -402,6 +471,9 @@ func (kv *keyVersions) findings() []string {
 	var out []string
 	if kv.deleteMarked {
 		out = append(out, "a delete marker hides this object from plain listings (a delete was attempted); its first version was read")
+	}
+	if kv.first == nil {
+		return out
 	}
 	changed := 0
 	for _, v := range kv.later {
@@ -431,43 +503,56 @@ func (b *S3Backend) versionsOf(ctx context.Context, key string) (*keyVersions, e
 }
 
 // listVersions calls fn once per key under prefix, in key order, with all
-// its versions. S3 lists a key's versions newest first and may split them
-// over pages, so a key is handed on only when the next key starts.
+// its versions. S3 lists a key's entries newest first and may split them
+// over pages, so a key is handed on only when the next key starts. A key
+// with delete markers and no version left (every version deleted) is
+// handed on too, with first nil: that is evidence, not nothing.
 func (b *S3Backend) listVersions(ctx context.Context, prefix string, fn func(*keyVersions) error) error {
 	p := s3.NewListObjectVersionsPaginator(b.client, &s3.ListObjectVersionsInput{Bucket: &b.bucket, Prefix: &prefix})
 	var cur *keyVersions
-	// Delete markers come in their own list, and a key's marker may sit on
-	// an earlier page than its versions; only the latest entries matter.
-	markers := map[string]bool{}
 	flush := func() error {
-		if cur == nil || cur.first == nil {
-			cur = nil
+		if cur == nil {
 			return nil
 		}
 		err := fn(cur)
 		cur = nil
 		return err
 	}
+	at := func(k string) error {
+		if cur != nil && cur.key == k {
+			return nil
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		cur = &keyVersions{key: k}
+		return nil
+	}
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return fmt.Errorf("s3: listing %s: %w", b.String(), err)
 		}
-		for _, m := range page.DeleteMarkers {
-			if aws.ToBool(m.IsLatest) {
-				markers[aws.ToString(m.Key)] = true
-			}
-		}
-		for _, v := range page.Versions {
-			k := aws.ToString(v.Key)
-			if cur == nil || cur.key != k {
-				if err := flush(); err != nil {
+		// Versions and delete markers come in two lists, each in key
+		// order; merge them so that keys are handed on in order. Within a
+		// key, only the order of its versions matters.
+		vs, ms := page.Versions, page.DeleteMarkers
+		for len(vs) > 0 || len(ms) > 0 {
+			if len(ms) > 0 && (len(vs) == 0 || aws.ToString(ms[0].Key) <= aws.ToString(vs[0].Key)) {
+				m := ms[0]
+				ms = ms[1:]
+				if err := at(aws.ToString(m.Key)); err != nil {
 					return err
 				}
-				cur = &keyVersions{key: k}
+				if aws.ToBool(m.IsLatest) {
+					cur.deleteMarked = true
+				}
+				continue
 			}
-			if markers[k] {
-				cur.deleteMarked = true
+			v := vs[0]
+			vs = vs[1:]
+			if err := at(aws.ToString(v.Key)); err != nil {
+				return err
 			}
 			if cur.first != nil {
 				cur.later = append(cur.later, *cur.first)
@@ -477,6 +562,9 @@ func (b *S3Backend) listVersions(ctx context.Context, prefix string, fn func(*ke
 	}
 	return flush()
 }
+
+// errAllVersionsDeleted is what a key with only delete markers holds.
+var errAllVersionsDeleted = errors.New("every version of this object was deleted; only a delete marker is left")
 
 // Walk reads every segment object's first version, in key order, a few at
 // a time so that latency does not dominate.
@@ -502,6 +590,10 @@ func (b *S3Backend) Walk(ctx context.Context, fn func(Object) error) error {
 			case pending <- res:
 			case <-ctx.Done():
 				return ctx.Err()
+			}
+			if kv.first == nil {
+				res <- fetched{obj: Object{Key: rel, Corrupt: errAllVersionsDeleted}}
+				return nil
 			}
 			go func() {
 				body, err := b.get(ctx, kv.key, aws.ToString(kv.first.VersionId))
