@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +138,16 @@ func TestS3ArchiveEndToEnd(t *testing.T) {
 			text, code := runAuditctl(t, "verify", "--trust", c.trustFile(), c.archiveDir())
 			assert.Equal(t, 0, code)
 			assert.Contains(t, text, "RESULT: VERIFIED")
+
+			// An inclusion proof for one record, straight from the bucket.
+			dir := t.TempDir()
+			proof, record := filepath.Join(dir, "proof.txt"), filepath.Join(dir, "record.ndjson")
+			out, code := runAuditctl(t, "prove", "--trust", c.trustFile(), "--log", r.Logs[0].LogID, "--stream", "sess-1",
+				"--seq", "7", "--out", proof, "--record", record, c.archiveDir())
+			require.Equal(t, 0, code, out)
+			out, code = runAuditctl(t, "verify-proof", "--trust", c.trustFile(), "--record", record, proof)
+			assert.Equal(t, 0, code, out)
+			assert.Contains(t, out, "RESULT: VERIFIED")
 
 			// Every object: zstd segment keys, Object Lock COMPLIANCE with
 			// retain-until = write time + 1h, the SHA-256 checksum stored.
