@@ -304,7 +304,9 @@ func TestS3OutageUnderLoad(t *testing.T) {
 	}
 	srv.Kill()
 	killedAt := s.ackCount.Load()
-	time.Sleep(3 * time.Second)
+	// Longer than the AWS SDK's own retries of one call (3 attempts, at
+	// most 2 s + 4 s of backoff), so the exporter sees failed writes.
+	time.Sleep(8 * time.Second)
 	duringOutage := s.ackCount.Load() - killedAt
 	srv.Restart()
 	require.NoError(t, <-done)
@@ -320,7 +322,7 @@ func TestS3OutageUnderLoad(t *testing.T) {
 	writeErrors, existing := c.metric("otelcol_exporter_worm_write_errors"), c.metric("otelcol_exporter_worm_segments_existing")
 	assert.Positive(t, writeErrors, "the exporter saw the outage")
 	c.stop()
-	t.Logf("e2e: s3 outage: MinIO killed after %d acknowledged events, %d more acknowledged during the 3 s outage, "+
+	t.Logf("e2e: s3 outage: MinIO killed after %d acknowledged events, %d more acknowledged during the 8 s outage, "+
 		"%d write errors, all %d archived, %d segments found already written, statuses%s", killedAt, duringOutage,
 		int(writeErrors), total, int(existing), s.statusSummary())
 }
