@@ -74,6 +74,30 @@ func (s *sender) run(ctx context.Context, padding int, sessionOf func(i int) str
 	return nil
 }
 
+// start runs the sender in the background (events of padding bytes spread
+// over sessions sess-0 .. sess-<sessions-1>) for at most 5 minutes; the
+// channel gets its result.
+func (s *sender) start(t testing.TB, padding, sessions int) chan error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx, padding, func(i int) string { return fmt.Sprintf("sess-%d", i%sessions) }) }()
+	return done
+}
+
+// waitAcked waits until n events are acknowledged; the sender must not
+// finish first.
+func (s *sender) waitAcked(t testing.TB, n int64, done chan error) {
+	t.Helper()
+	for s.ackCount.Load() < n {
+		select {
+		case err := <-done:
+			t.Fatalf("sender finished before %d acknowledged events: %v", n, err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
 func (s *sender) ackedIDs() map[string]bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -104,19 +128,9 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 	c := newCollector(t, localConfig, nil)
 	const total = 20_000
 	s := newSender(c.url(), "crash", total, 100)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.run(ctx, 200, func(i int) string { return fmt.Sprintf("sess-%d", i%7) }) }()
+	done := s.start(t, 200, 7)
 
-	killAt := int64(1_000 + rng.IntN(total-3_000))
-	for s.ackCount.Load() < killAt {
-		select {
-		case err := <-done:
-			t.Fatalf("sender finished before the kill point: %v", err)
-		case <-time.After(time.Millisecond):
-		}
-	}
+	s.waitAcked(t, int64(1_000+rng.IntN(total-3_000)), done)
 	// Land the kill at a random moment within the next request or so.
 	time.Sleep(time.Duration(rng.IntN(20_000)) * time.Microsecond)
 	ackedBeforeKill := s.ackCount.Load()

@@ -485,18 +485,22 @@ func checkpointObjects(t testing.TB, archiveDir, pattern string) []string {
 
 // sendBatches posts batches of perBatch events of three sessions, with ids
 // "<prefix>-<batch>-<i>", each acknowledged with 200.
-func sendBatches(t testing.TB, url, prefix string, batches, perBatch int) {
+func sendBatches(t testing.TB, url, prefix string, batches, perBatch int) map[string]bool {
 	t.Helper()
+	sent := map[string]bool{}
 	for batch := range batches {
 		var body bytes.Buffer
 		for i := range perBatch {
-			body.Write(eventJSON(fmt.Sprintf("%s-%d-%d", prefix, batch, i), fmt.Sprintf("sess-%d", i%3), 100))
+			id := fmt.Sprintf("%s-%d-%d", prefix, batch, i)
+			sent[id] = true
+			body.Write(eventJSON(id, fmt.Sprintf("sess-%d", i%3), 100))
 			body.WriteByte('\n')
 		}
 		res, err := post(context.Background(), url, "application/x-ndjson", body.Bytes(), nil)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, res.Status, res.Body)
 	}
+	return sent
 }
 
 func eventJSON(id, session string, padding int) []byte {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"net/http"
 	"path/filepath"
@@ -115,13 +114,7 @@ func TestS3ArchiveEndToEnd(t *testing.T) {
 
 			started := time.Now()
 			c := newS3Collector(t, srv, "audit", "gw", map[string]string{"sign_interval": "300ms"})
-			want := map[string]bool{}
-			for b := range 6 {
-				for i := range 50 {
-					want[fmt.Sprintf("s3-%d-%d", b, i)] = true
-				}
-			}
-			sendBatches(t, c.url(), "s3", 6, 50)
+			want := sendBatches(t, c.url(), "s3", 6, 50)
 			got := waitArchived(t, c.archiveDir(), want, time.Minute)
 			assert.Len(t, got, len(want))
 			// With the persistent queue, what is still queued at a stop
@@ -268,13 +261,7 @@ func TestS3UnreachableAtStart(t *testing.T) {
 
 	c := newS3Collector(t, srv, "audit", "gw", map[string]string{"s3_on_unreachable": "retry"})
 	assert.Contains(t, c.logs(), "S3 archive unreachable at start")
-	sendBatches(t, c.url(), "early", 4, 25)
-	want := map[string]bool{}
-	for b := range 4 {
-		for i := range 25 {
-			want[fmt.Sprintf("early-%d-%d", b, i)] = true
-		}
-	}
+	want := sendBatches(t, c.url(), "early", 4, 25)
 	time.Sleep(time.Second)
 	srv.Restart()
 	waitArchived(t, c.archiveDir(), want, 2*time.Minute)
@@ -295,13 +282,8 @@ func TestS3OutageUnderLoad(t *testing.T) {
 
 	const total = 6_000
 	s := newSender(c.url(), "outage", total, 100)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.run(ctx, 200, func(i int) string { return fmt.Sprintf("sess-%d", i%5) }) }()
-	for s.ackCount.Load() < 1_500 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	done := s.start(t, 200, 5)
+	s.waitAcked(t, 1_500, done)
 	srv.Kill()
 	killedAt := s.ackCount.Load()
 	// Longer than the AWS SDK's own retries of one call (3 attempts, at
@@ -337,13 +319,8 @@ func TestS3CollectorKilledWithUploadsInFlight(t *testing.T) {
 
 	const total = 8_000
 	s := newSender(c.url(), "s3kill", total, 100)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.run(ctx, 200, func(i int) string { return fmt.Sprintf("sess-%d", i%7) }) }()
-	for s.ackCount.Load() < 3_000 {
-		time.Sleep(time.Millisecond)
-	}
+	done := s.start(t, 200, 7)
+	s.waitAcked(t, 3_000, done)
 	// Wait until an upload is under way, then kill.
 	for base := c.metric("otelcol_exporter_worm_segments_written"); c.metric("otelcol_exporter_worm_segments_written") == base; {
 		time.Sleep(time.Millisecond)

@@ -3,7 +3,6 @@ package tests
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -57,13 +56,7 @@ func TestS3OverTLS(t *testing.T) {
 	plain := trustS3CA(t, c.archiveDir(), srv.CAFile())
 	assert.Contains(t, c.logs(), "Archiving to S3 with Object Lock")
 	assert.Contains(t, c.logs(), srv.Endpoint())
-	want := map[string]bool{}
-	for b := range 4 {
-		for i := range 50 {
-			want[fmt.Sprintf("tls-%d-%d", b, i)] = true
-		}
-	}
-	sendBatches(t, c.url(), "tls", 4, 50)
+	want := sendBatches(t, c.url(), "tls", 4, 50)
 	got := waitArchived(t, c.archiveDir(), want, time.Minute)
 	assert.Len(t, got, len(want))
 	waitSealed(t, c.archiveDir(), c.trustFile(), time.Minute)

@@ -73,6 +73,22 @@ func TestFileBackendNeverOverwrites(t *testing.T) {
 	assert.Empty(t, entries, "no temporary file is left behind")
 }
 
+// compressedTwoWays returns segment lines and two different zstd
+// encodings of them: another encoder's, and this package's.
+func compressedTwoWays(t *testing.T) (lines, older, newer []byte) {
+	t.Helper()
+	for i := range 500 {
+		lines = fmt.Appendf(lines, `{"chain":{"seq":%d},"record":{"body":"compressible %d"}}`+"\n", i, i*i%97)
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderCRC(false))
+	require.NoError(t, err)
+	older = enc.EncodeAll(lines, nil)
+	newer, err = CompressionZstd.Compress(lines)
+	require.NoError(t, err)
+	require.NotEqual(t, older, newer)
+	return lines, older, newer
+}
+
 // The same lines compressed by another encoder (an upgrade between a
 // write and its retry from a persistent queue) are the segment already
 // there, not a conflict; other lines are one, and the file is untouched.
@@ -81,16 +97,7 @@ func TestFileBackendSameLinesCompressedOtherwise(t *testing.T) {
 	b, err := NewFileBackend(dir)
 	require.NoError(t, err)
 	ctx := context.Background()
-	var lines []byte
-	for i := range 500 {
-		lines = fmt.Appendf(lines, `{"chain":{"seq":%d},"record":{"body":"compressible %d"}}`+"\n", i, i*i%97)
-	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderCRC(false))
-	require.NoError(t, err)
-	older := enc.EncodeAll(lines, nil)
-	newer, err := CompressionZstd.Compress(lines)
-	require.NoError(t, err)
-	require.NotEqual(t, older, newer)
+	lines, older, newer := compressedTwoWays(t)
 	gz, err := CompressionGzip.Compress(lines)
 	require.NoError(t, err)
 

@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -369,16 +368,7 @@ func TestS3PutDecidesByTheFirstVersion(t *testing.T) {
 			_, err = b.Put(ctx, "k.ndjson", []byte("forged\n"))
 			assert.ErrorIs(t, err, ErrConflict, "only the first version counts")
 
-			var lines []byte
-			for i := range 500 {
-				lines = fmt.Appendf(lines, `{"chain":{"seq":%d},"record":{"body":"compressible %d"}}`+"\n", i, i*i%97)
-			}
-			enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderCRC(false))
-			require.NoError(t, err)
-			older := enc.EncodeAll(lines, nil)
-			newer, err := CompressionZstd.Compress(lines)
-			require.NoError(t, err)
-			require.NotEqual(t, older, newer)
+			_, older, newer := compressedTwoWays(t)
 			_, err = b.Put(ctx, "z.ndjson.zst", older)
 			require.NoError(t, err)
 			existed, err = b.Put(ctx, "z.ndjson.zst", newer)
