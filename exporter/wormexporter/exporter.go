@@ -77,6 +77,10 @@ func (e *wormExporter) startS3(ctx context.Context) error {
 		if tlsCfg, err = c.TLS.LoadTLSConfig(ctx); err != nil {
 			return fmt.Errorf("s3.tls: %w", err)
 		}
+	} else if c.TLS.CAFile != "" || c.TLS.CertFile != "" || c.TLS.CAPem != "" || c.TLS.CertPem != "" {
+		// Someone meant to protect the connection; say that it is not.
+		e.logger.Warn("s3.tls is set but s3.endpoint is http://: the connection is not encrypted and the TLS settings are unused",
+			zap.String("endpoint", c.Endpoint))
 	}
 	client, err := archive.NewS3Client(ctx, archive.S3ClientConfig{
 		Endpoint:        c.Endpoint,

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
@@ -25,9 +26,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter/internal/metadata"
 	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter/internal/metadatatest"
+	"github.com/agentaudit/otelcol-agentaudit/internal/tests3"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/archive"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
@@ -337,4 +341,25 @@ func TestSessionTokenNeedsKeys(t *testing.T) {
 	assert.ErrorContains(t, cfg.Validate(), "s3.session_token is only used with s3.access_key_id and s3.secret_access_key")
 	cfg.S3.AccessKeyID, cfg.S3.SecretAccessKey = "id", "secret"
 	assert.NoError(t, cfg.Validate())
+}
+
+// TLS settings with an http:// endpoint would protect nothing: the
+// exporter says so at start rather than letting an operator believe the
+// archive traffic is encrypted.
+func TestS3TLSWithPlainHTTPEndpointWarns(t *testing.T) {
+	srv := tests3.StartMinIO(t)
+	srv.CreateBucket(t, "audit", true)
+	cfg := createDefaultConfig().(*Config)
+	cfg.S3 = &S3Config{Endpoint: srv.Endpoint(), PathStyle: true, Bucket: "audit", AccessKeyID: srv.AccessKey(),
+		SecretAccessKey: configopaque.String(srv.SecretKey()), ObjectLock: ObjectLockConfig{Retention: time.Hour}}
+	cfg.S3.TLS.CAFile = "/etc/ssl/private-ca.pem"
+	require.NoError(t, cfg.Validate())
+	core, logs := observer.New(zap.WarnLevel)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	exp, err := NewFactory().CreateLogs(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, exp.Shutdown(context.Background()))
+	assert.Equal(t, 1, logs.FilterMessageSnippet("s3.tls is set but s3.endpoint is http://").Len())
 }
