@@ -12,8 +12,9 @@ GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not
 
 # Debian packages the tests run against: swtpm (the software TPM) with
 # swtpm-tools, tpm2-tools (independent TPM checks), openssl (the local
-# RFC 3161 time-stamp authority). Each entry is command:package.
-TEST_TOOLS := swtpm:swtpm swtpm_setup:swtpm-tools tpm2_createprimary:tpm2-tools openssl:openssl
+# RFC 3161 time-stamp authority), liblognorm-utils (lognormalizer, the strict
+# CEF parser the CEF formatter is checked with). Each entry is command:package.
+TEST_TOOLS := swtpm:swtpm swtpm_setup:swtpm-tools tpm2_createprimary:tpm2-tools openssl:openssl lognormalizer:liblognorm-utils
 
 ## build: the collector binary, with ocb pinned in go.mod (go tool builder), and auditctl
 build:
@@ -70,6 +71,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyTimestampToken$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyTPMEvidence$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/integrity
 	$(GO) test -run '^$$' -fuzz '^FuzzFind$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/secrets
+	$(GO) test -run '^$$' -fuzz '^FuzzCEF$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./pkg/siem
 	$(GO) test -run '^$$' -fuzz '^FuzzScrub$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./processor/scrubprocessor
 
 ## bench: receiver-to-archive benchmark (events/s and CPU per event)
