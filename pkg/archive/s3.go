@@ -367,16 +367,17 @@ func (b *S3Backend) Put(ctx context.Context, key string, data []byte) (bool, err
 func (b *S3Backend) holds(ctx context.Context, key string, data []byte, checksum string) (bool, error) {
 	head, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
 	if err != nil {
-		if isNotFound(err) {
-			if isDeleteMarker(err) {
-				// Written, then a delete attempted. A PUT would add a
-				// version behind the marker (MinIO and AWS accept it), a
-				// second copy that hides the marker from the verifier.
-				return b.firstVersionHolds(ctx, key, data)
-			}
+		switch {
+		case isNotFound(err) && !isDeleteMarker(err):
 			return false, nil
+		case !isNotFound(err):
+			return false, fmt.Errorf("s3: head %s: %w", key, err)
 		}
-		return false, fmt.Errorf("s3: head %s: %w", key, err)
+		// A delete marker: written, then a delete attempted. A PUT would
+		// add a version behind the marker (MinIO and AWS accept it), a
+		// second copy that hides the marker from the verifier; the first
+		// version decides below.
+		head = nil
 	}
 	// HEAD shows the latest version, but the first decides: that is the
 	// one the verifier reads, and a later one is a finding, not our write.
@@ -384,7 +385,7 @@ func (b *S3Backend) holds(ctx context.Context, key string, data []byte, checksum
 	if err != nil {
 		return false, err
 	}
-	if v.first != nil && head.VersionId != nil && aws.ToString(v.first.VersionId) == *head.VersionId &&
+	if head != nil && v.first != nil && head.VersionId != nil && aws.ToString(v.first.VersionId) == *head.VersionId &&
 		head.ChecksumSHA256 != nil && *head.ChecksumSHA256 == checksum {
 		return true, nil
 	}
@@ -396,16 +397,6 @@ func (b *S3Backend) holds(ctx context.Context, key string, data []byte, checksum
 func isDeleteMarker(err error) bool {
 	var re *awshttp.ResponseError
 	return errors.As(err, &re) && re.Response != nil && re.Response.Header.Get("X-Amz-Delete-Marker") == "true"
-}
-
-// firstVersionHolds says whether the first version of key holds data
-// (false when there is none); other content is ErrConflict.
-func (b *S3Backend) firstVersionHolds(ctx context.Context, key string, data []byte) (bool, error) {
-	v, err := b.versionsOf(ctx, key)
-	if err != nil {
-		return false, err
-	}
-	return b.firstHolds(ctx, v, data)
 }
 
 // firstHolds reads v's first version back. Other bytes holding the same
