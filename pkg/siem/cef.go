@@ -1,5 +1,6 @@
 // Package siem formats audit records (OpenTelemetry log records, see
-// docs/schema.md) for SIEMs. This first part is the CEF formatter: one
+// docs/schema.md) for SIEMs: CEF (cef.go), ECS JSON (ecs.go) and LEEF 2.0
+// (leef.go), each a Formatter. The CEF formatter writes one
 // ArcSight Common Event Format line per record, written so that strict
 // parsers (liblognorm's cef parser, ArcSight SmartConnectors) read back
 // exactly the values the record held, and no value can forge another key,

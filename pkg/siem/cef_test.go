@@ -1,16 +1,10 @@
 package siem
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"os/exec"
 	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/agentaudit/otelcol-agentaudit/internal/testcef"
 )
 
 // ---- a strict CEF parser implementing the same rules, for the tests ----
@@ -443,40 +439,14 @@ func TestCEFEscapingTable(t *testing.T) {
 // TestCEFLognormalizer feeds every line of the escaping table through
 // liblognorm's CEF parser and checks that header and extensions round-trip.
 func TestCEFLognormalizer(t *testing.T) {
-	bin, err := exec.LookPath("lognormalizer")
-	if err != nil {
-		t.Fatalf("lognormalizer not found (%v): install the Debian package liblognorm-utils (make deps does)", err)
-	}
-	dir := t.TempDir()
-	rb := filepath.Join(dir, "cef.rb")
-	require.NoError(t, os.WriteFile(rb, []byte("rule=:%cef:cef%\n"), 0o600))
 	f := newDefault(t)
-	var in bytes.Buffer
+	var lines []string
 	for _, v := range trickyValues {
-		res, lr := trickyRecord(v)
-		in.WriteString(f.Format(res, lr))
-		in.WriteByte('\n')
+		lines = append(lines, f.Format(trickyRecord(v)))
 	}
-	// Also the typical record and every header-escape case.
-	res, lr := toolCall()
-	in.WriteString(f.Format(res, lr) + "\n")
-
-	cmd := exec.Command(bin, "-r", rb, "-e", "json")
-	cmd.Stdin = &in
-	out, err := cmd.Output()
-	require.NoError(t, err)
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 1<<24)
-	var n int
-	for sc.Scan() {
-		var doc struct {
-			CEF *struct {
-				DeviceVendor, DeviceProduct, DeviceVersion, SignatureID, Name, Severity string
-				Extensions                                                              map[string]string
-			} `json:"cef"`
-			Unparsed string `json:"unparsed-data"`
-		}
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &doc), "line %d", n)
+	// Also the typical record.
+	lines = append(lines, f.Format(toolCall()))
+	for n, doc := range testcef.Parse(t, lines) {
 		require.NotNil(t, doc.CEF, "line %d not parsed by lognormalizer: %q", n, doc.Unparsed)
 		c := doc.CEF
 		var wantName string
@@ -499,10 +469,7 @@ func TestCEFLognormalizer(t *testing.T) {
 		assert.Equal(t, []string{"AgentAudit", "otelcol-agentaudit", "1.0.0", "agent_audit.tool.call", wantName, wantSev},
 			[]string{c.DeviceVendor, c.DeviceProduct, c.DeviceVersion, c.SignatureID, c.Name, c.Severity}, "line %d", n)
 		assert.Equal(t, wantExt, c.Extensions, "line %d", n)
-		n++
 	}
-	require.NoError(t, sc.Err())
-	assert.Equal(t, len(trickyValues)+1, n, "one JSON document per CEF line")
 }
 
 func FuzzCEF(f *testing.F) {
