@@ -13,8 +13,10 @@ GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not
 # Debian packages the tests run against: swtpm (the software TPM) with
 # swtpm-tools, tpm2-tools (independent TPM checks), openssl (the local
 # RFC 3161 time-stamp authority), liblognorm-utils (lognormalizer, the strict
-# CEF parser the CEF formatter is checked with). Each entry is command:package.
-TEST_TOOLS := swtpm:swtpm swtpm_setup:swtpm-tools tpm2_createprimary:tpm2-tools openssl:openssl lognormalizer:liblognorm-utils
+# CEF parser the CEF formatter is checked with), syslog-ng-core (syslog-ng,
+# the syslog server the SIEM exporter's syslog transport is checked against).
+# Each entry is command:package.
+TEST_TOOLS := swtpm:swtpm swtpm_setup:swtpm-tools tpm2_createprimary:tpm2-tools openssl:openssl lognormalizer:liblognorm-utils syslog-ng:syslog-ng-core
 
 ## build: the collector binary, with ocb pinned in go.mod (go tool builder), and auditctl
 build:
@@ -73,6 +75,8 @@ fuzz:
 	scripts/fuzz.sh ./pkg/integrity FuzzVerifyTPMEvidence $(FUZZTIME)
 	scripts/fuzz.sh ./pkg/secrets FuzzFind $(FUZZTIME)
 	scripts/fuzz.sh ./pkg/siem FuzzCEF $(FUZZTIME)
+	scripts/fuzz.sh ./pkg/siem FuzzECS $(FUZZTIME)
+	scripts/fuzz.sh ./pkg/siem FuzzLEEF $(FUZZTIME)
 	scripts/fuzz.sh ./processor/scrubprocessor FuzzScrub $(FUZZTIME)
 
 ## bench: receiver-to-archive benchmark (events/s and CPU per event)
