@@ -16,6 +16,8 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/connector/forwardconnector"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/debugexporter"
 	"go.opentelemetry.io/collector/exporter/otlpexporter"
@@ -31,6 +33,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"gopkg.in/yaml.v3"
 
+	"github.com/agentaudit/otelcol-agentaudit/exporter/siemexporter"
 	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter"
 	"github.com/agentaudit/otelcol-agentaudit/extension/signerextension"
 	"github.com/agentaudit/otelcol-agentaudit/processor/chainprocessor"
@@ -50,6 +53,7 @@ var imports = []string{
 	"github.com/agentaudit/otelcol-agentaudit/processor/chainprocessor",
 	"github.com/agentaudit/otelcol-agentaudit/processor/signprocessor",
 	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter",
+	"github.com/agentaudit/otelcol-agentaudit/exporter/siemexporter",
 	"go.opentelemetry.io/collector/exporter/debugexporter",
 	"go.opentelemetry.io/collector/exporter/otlpexporter",
 	"go.opentelemetry.io/collector/exporter/otlphttpexporter",
@@ -58,6 +62,7 @@ var imports = []string{
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension",
 	"go.opentelemetry.io/collector/extension/zpagesextension",
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension",
+	"go.opentelemetry.io/collector/connector/forwardconnector",
 	"github.com/agentaudit/otelcol-agentaudit/extension/signerextension",
 }
 
@@ -73,11 +78,13 @@ func factories(t *testing.T) otelcol.Factories {
 		chainprocessor.NewFactory(), signprocessor.NewFactory())
 	require.NoError(t, err)
 	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
-		wormexporter.NewFactory(), debugexporter.NewFactory(), otlpexporter.NewFactory(), otlphttpexporter.NewFactory())
+		wormexporter.NewFactory(), siemexporter.NewFactory(), debugexporter.NewFactory(), otlpexporter.NewFactory(), otlphttpexporter.NewFactory())
 	require.NoError(t, err)
 	f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
 		filestorage.NewFactory(), healthcheckextension.NewFactory(), pprofextension.NewFactory(),
 		zpagesextension.NewFactory(), bearertokenauthextension.NewFactory(), signerextension.NewFactory())
+	require.NoError(t, err)
+	f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](forwardconnector.NewFactory())
 	require.NoError(t, err)
 	return f
 }
