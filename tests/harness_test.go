@@ -227,7 +227,8 @@ func (c *collector) reconfigure(tmpl string, extra map[string]string) {
 	c.p.Extra = extra
 	var buf bytes.Buffer
 	require.NoError(c.t, template.Must(template.New("cfg").Parse(tmpl)).Execute(&buf, c.p))
-	require.NoError(c.t, os.WriteFile(c.config, buf.Bytes(), 0o644))
+	cfg := bytes.ReplaceAll(buf.Bytes(), []byte("@DIR@"), []byte(c.p.Dir))
+	require.NoError(c.t, os.WriteFile(c.config, cfg, 0o644))
 }
 
 func (c *collector) url() string { return fmt.Sprintf("http://127.0.0.1:%d/v1/events", c.p.Port) }
@@ -526,7 +527,10 @@ func eventJSON(id, session string, padding int) []byte {
 // Extra["debug_file"], a debug exporter (verbosity detailed) is in the
 // pipeline too and writes to that file name under Dir, or to the
 // collector's log (c.logs()) when the value is "stderr". With
-// Extra["s3_endpoint"], the worm exporter archives to S3 (path-style,
+// Extra["siem"], a siem exporter takes the pipeline's records through a
+// forward/siem connector in a logs/siem pipeline of its own, as in
+// distributions/local; the value is its YAML, each line indented by 4
+// spaces (siemYAML builds it), where @DIR@ stands for Dir. With Extra["s3_endpoint"], the worm exporter archives to S3 (path-style,
 // us-east-1) instead of Dir/archive: ["s3_bucket"], ["s3_prefix"],
 // ["s3_access_key"], ["s3_secret_key"], Object Lock ["s3_mode"],
 // ["s3_retention"] and ["s3_legal_hold"], ["s3_on_unreachable"] (fail or
@@ -636,11 +640,19 @@ exporters:
         min_size: 2000
         max_size: 10000
 {{- end}}
+{{- with index .Extra "siem"}}
+  siem:
+{{.}}
+{{- end}}
 {{- with index .Extra "debug_file"}}
   debug:
     verbosity: detailed
     use_internal_logger: false
     output_paths: [{{if eq . "stderr"}}stderr{{else}}{{$.Dir}}/{{.}}{{end}}]
+{{- end}}
+{{- if index .Extra "siem"}}
+connectors:
+  forward/siem:
 {{- end}}
 service:
   extensions: [health_check, file_storage/queue, signer{{if index .Extra "previous_key_file"}}, signer/previous{{end}}]
@@ -648,7 +660,12 @@ service:
     logs/audit:
       receivers: [agentaudit{{if index .Extra "otlp_port"}}, otlp{{end}}]
       processors: [memory_limiter{{if index .Extra "scrub"}}, scrub{{end}}{{if not (index .Extra "plain")}}, chain, sign{{end}}]
-      exporters: [worm{{if index .Extra "debug_file"}}, debug{{end}}]
+      exporters: [worm{{if index .Extra "debug_file"}}, debug{{end}}{{if index .Extra "siem"}}, forward/siem{{end}}]
+{{- if index .Extra "siem"}}
+    logs/siem:
+      receivers: [forward/siem]
+      exporters: [siem]
+{{- end}}
   telemetry:
     metrics:
       readers:

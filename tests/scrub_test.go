@@ -104,9 +104,17 @@ func (c canary) basicNeedles() []string {
 		if e := jsonEscaped(f); e != f {
 			out = append(out, e)
 		}
+		if e := cefEscaped(f); e != f {
+			out = append(out, e)
+		}
 		out = append(out, base64.StdEncoding.EncodeToString([]byte(f)))
 	}
 	return out
+}
+
+// cefEscaped is f as a CEF extension value holds it (the SIEM file).
+func cefEscaped(f string) string {
+	return strings.NewReplacer(`\`, `\\`, "=", `\=`, "\n", `\n`, "\r", `\r`).Replace(f)
 }
 
 var (
@@ -600,6 +608,9 @@ func (r *canaryRun) start(t *testing.T, scrub bool) (*collector, int) {
 	if scrub {
 		extra["scrub"], extra["scrub_config"] = "1", scrubConfig
 	}
+	// The SIEM copy is one more output the canaries must not reach: ECS
+	// documents, which carry every attribute and the body whole.
+	extra["siem"] = siemYAML("format: ecs", "file:", "  path: @DIR@/siem/events.ecs.json")
 	c := newCollector(t, localConfig, extra)
 	r.send(t, c, otlpPort)
 	waitArchived(t, c.archiveDir(), r.ids, time.Minute)
@@ -906,6 +917,12 @@ func TestScrubCanary(t *testing.T) {
 		}
 		sort.Strings(missing)
 		assert.Empty(t, missing, "canaries the scan does not find in an unscrubbed archive")
+		inSIEM := map[string]bool{}
+		for _, l := range scanTree(t, filepath.Join(c.p.Dir, "siem"), run.canaries.list, canary.basicNeedles) {
+			inSIEM[l.canary.forms[0]] = true
+		}
+		t.Logf("control: %d of %d canaries in the unscrubbed SIEM copy", len(inSIEM), len(run.canaries.list))
+		assert.Equal(t, len(run.canaries.list), len(inSIEM), "the scan finds every canary in an unscrubbed SIEM copy")
 		t.Logf("control: %d of %d canaries in the unscrubbed archive, %d in the debug exporter's output",
 			len(run.canaries.list)-len(missing), len(run.canaries.list), inDebug)
 		assert.Equal(t, len(run.canaries.list), inDebug, "the debug exporter's output holds every canary without scrub")
