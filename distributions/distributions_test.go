@@ -4,6 +4,7 @@
 package distributions
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +17,9 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/provider/envprovider"
+	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/connector/forwardconnector"
 	"go.opentelemetry.io/collector/exporter"
@@ -26,6 +30,7 @@ import (
 	"go.opentelemetry.io/collector/extension/zpagesextension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/otelcol/otelcoltest"
+	"go.opentelemetry.io/collector/pipeline"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/batchprocessor"
 	"go.opentelemetry.io/collector/processor/memorylimiterprocessor"
@@ -196,4 +201,69 @@ func TestGatewayArchivesToS3FromEnvironment(t *testing.T) {
 	t.Setenv("AGENTAUDIT_S3_BUCKET", "")
 	_, err = otelcoltest.LoadConfigAndValidate(filepath.Join("gateway", "config.yaml"), factories(t))
 	require.ErrorContains(t, err, "s3.bucket must be set")
+}
+
+// loadWithOverlays loads config files merged in order, as
+// `otelcol-agentaudit --config a.yaml --config b.yaml` does, and validates
+// the result.
+func loadWithOverlays(t *testing.T, files ...string) (*otelcol.Config, error) {
+	t.Helper()
+	f := factories(t)
+	nop, err := otelcoltest.NopFactories()
+	require.NoError(t, err)
+	f.Telemetry = nop.Telemetry
+	provider, err := otelcol.NewConfigProvider(otelcol.ConfigProviderSettings{
+		ResolverSettings: confmap.ResolverSettings{
+			URIs:              files,
+			ProviderFactories: []confmap.ProviderFactory{fileprovider.NewFactory(), envprovider.NewFactory()},
+			DefaultScheme:     "env",
+		},
+	})
+	require.NoError(t, err)
+	cfg, err := provider.Get(context.Background(), f)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, confmap.Validate(cfg)
+}
+
+// The gateway's SIEM copy: a CEF file by default, a SIEM with one of the
+// overlays, always in its own pipeline fed by forward/siem.
+func TestGatewaySIEMOverlays(t *testing.T) {
+	setShippedEnvironment(t)
+	siemPipeline := pipeline.NewIDWithName(pipeline.SignalLogs, "siem")
+	auditPipeline := pipeline.NewIDWithName(pipeline.SignalLogs, "audit")
+
+	cfg, err := loadWithOverlays(t, filepath.Join("gateway", "config.yaml"))
+	require.NoError(t, err)
+	require.Equal(t, []component.ID{component.MustNewIDWithName("siem", "file")}, cfg.Service.Pipelines[siemPipeline].Exporters)
+	require.Contains(t, cfg.Service.Pipelines[auditPipeline].Exporters, component.MustNewIDWithName("forward", "siem"))
+	file := cfg.Exporters[component.MustNewIDWithName("siem", "file")].(*siemexporter.Config)
+	require.Equal(t, filepath.Join(os.Getenv("AGENTAUDIT_DATA_DIR"), "siem", "events.cef"), file.File.Path)
+
+	t.Setenv("AGENTAUDIT_SYSLOG_ENDPOINT", "qradar.example:6514")
+	t.Setenv("AGENTAUDIT_SYSLOG_FORMAT", "leef")
+	t.Setenv("AGENTAUDIT_SYSLOG_CA_FILE", "/etc/ssl/qradar.pem")
+	t.Setenv("AGENTAUDIT_ES_ENDPOINT", "https://es.example:9200")
+	t.Setenv("AGENTAUDIT_ES_API_KEY", "key")
+	t.Setenv("AGENTAUDIT_HEC_ENDPOINT", "https://splunk.example:8088")
+	t.Setenv("AGENTAUDIT_HEC_TOKEN", "token")
+	for overlay, name := range map[string]string{
+		"siem-syslog.yaml": "syslog", "siem-elasticsearch.yaml": "elasticsearch", "siem-splunk.yaml": "splunk",
+	} {
+		t.Run(overlay, func(t *testing.T) {
+			cfg, err := loadWithOverlays(t, filepath.Join("gateway", "config.yaml"), filepath.Join("gateway", overlay))
+			require.NoError(t, err)
+			id := component.MustNewIDWithName("siem", name)
+			require.Equal(t, []component.ID{id}, cfg.Service.Pipelines[siemPipeline].Exporters, "the overlay replaces the file")
+			require.Contains(t, cfg.Service.Pipelines[auditPipeline].Exporters, component.MustNewIDWithName("worm", ""))
+			c := cfg.Exporters[id].(*siemexporter.Config)
+			require.NoError(t, c.Validate())
+		})
+	}
+
+	// A syslog overlay without its endpoint does not start.
+	t.Setenv("AGENTAUDIT_SYSLOG_ENDPOINT", "")
+	_, err = loadWithOverlays(t, filepath.Join("gateway", "config.yaml"), filepath.Join("gateway", "siem-syslog.yaml"))
+	require.Error(t, err)
 }
