@@ -29,14 +29,15 @@ const (
 // (wall clock until all are archived) and collector CPU per event.
 // "native" is POST /v1/events through the audit pipeline (chain and sign
 // processors); "native-scrub" adds the scrub processor before chain (the
-// shipped pipeline); "native-plain" has no processors; "otlp" sends the
+// shipped pipeline); "native-scrub-siem" adds to that the SIEM copy as CEF
+// lines in a file (the local default's siem/cef, persistent queue); "native-plain" has no processors; "otlp" sends the
 // very same records as OTLP/HTTP protobuf to the stock otlp receiver
 // through the plain pipeline, the baseline of a stock collector.
 // "native-s3" is "native" archiving to MinIO on loopback (Object Lock,
 // zstd, persistent queue) instead of the local directory; it also reports
 // the stored MB/s and the request MB/s the receiver took in.
 func BenchmarkReceiverToArchive(b *testing.B) {
-	for _, mode := range []string{"native", "native-scrub", "native-plain", "otlp", "native-s3"} {
+	for _, mode := range []string{"native", "native-scrub", "native-scrub-siem", "native-plain", "otlp", "native-s3"} {
 		b.Run(mode, func(b *testing.B) {
 			for range b.N {
 				benchOnce(b, mode)
@@ -53,6 +54,9 @@ func benchOnce(b *testing.B, mode string) {
 	case "native":
 	case "native-scrub":
 		extra["scrub"] = "1"
+	case "native-scrub-siem":
+		extra["scrub"] = "1"
+		extra["siem"] = siemYAML("format: cef", "file:", "  path: @DIR@/siem/events.cef", "sending_queue:", "  storage: file_storage/queue")
 	case "native-s3":
 		srv = tests3.StartMinIO(b)
 		srv.CreateBucket(b, "bench", true)
@@ -124,9 +128,14 @@ func benchOnce(b *testing.B, mode string) {
 	close(next)
 	wg.Wait()
 	accepted := time.Since(begin)
-	// Wait on the exporter's own counter: reading the archive here would
-	// take CPU from the collector on a small machine.
-	for deadline := time.Now().Add(5 * time.Minute); c.metric("otelcol_exporter_sent_log_records") < benchEvents; {
+	// Wait on the exporters' own counter: reading the archive here would
+	// take CPU from the collector on a small machine. With the SIEM copy
+	// the counter sums both exporters, and both must have sent every event.
+	sentWanted := float64(benchEvents)
+	if extra["siem"] != "" {
+		sentWanted *= 2
+	}
+	for deadline := time.Now().Add(5 * time.Minute); c.metric("otelcol_exporter_sent_log_records") < sentWanted; {
 		if time.Now().After(deadline) {
 			b.Fatalf("archive did not catch up:\n%s", c.logs())
 		}
