@@ -131,11 +131,14 @@ func (cfg *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// formatter returns the configured formatter.
-func (cfg *Config) formatter() (siem.Formatter, error) {
+// formatter returns the configured formatter; agent is this collector,
+// for ECS agent.*.
+func (cfg *Config) formatter(agent siem.ECSAgent) (siem.Formatter, error) {
 	switch cfg.Format {
 	case formatECS:
-		return siem.NewECS(cfg.ECS)
+		ecs := cfg.ECS
+		ecs.Agent = agent
+		return siem.NewECS(ecs)
 	case formatLEEF:
 		return siem.NewLEEF(cfg.LEEF)
 	default:

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"os"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -33,7 +34,7 @@ func newSIEMExporter(cfg *Config, set exporter.Settings) (*siemExporter, error) 
 	if err != nil {
 		return nil, err
 	}
-	f, err := cfg.formatter()
+	f, err := cfg.formatter(collectorIdentity(set))
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +163,19 @@ func recordID(canon []byte, rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.Log
 	}
 	sum := h.Sum(nil)
 	return hex.EncodeToString(sum[:20]), canon
+}
+
+// collectorIdentity is this collector as ECS agent.* names it: its build
+// version, its service.instance.id and its host name.
+func collectorIdentity(set exporter.Settings) siem.ECSAgent {
+	a := siem.ECSAgent{Version: set.BuildInfo.Version}
+	if v, ok := set.Resource.Attributes().Get("service.instance.id"); ok {
+		a.ID = v.AsString()
+	}
+	if h, err := os.Hostname(); err == nil {
+		a.Name = h
+	}
+	return a
 }
 
 // newTransport builds the configured transport.

@@ -2,6 +2,7 @@ package siemexporter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -261,4 +262,34 @@ func TestFullQueueDropsOrRefuses(t *testing.T) {
 			metadatatest.AssertEqualExporterSiemEventsSent(t, tt, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
 		})
 	}
+}
+
+// ECS agent.* names this collector (its build version and instance), not
+// the AI agent and not the record's sender.
+func TestECSAgentIsThisCollector(t *testing.T) {
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	set := metadatatest.NewSettings(tt)
+	set.BuildInfo.Version = "0.1.0-test"
+	set.Resource = pcommon.NewResource()
+	set.Resource.Attributes().PutStr("service.instance.id", "inst-42")
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.Format = formatECS
+	path := filepath.Join(t.TempDir(), "events.json")
+	cfg.File = &FileConfig{Path: path}
+	e, err := newSIEMExporter(cfg, set)
+	require.NoError(t, err)
+	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
+	ld := auditLogs(1, false, "m")
+	ld.ResourceLogs().At(0).Resource().Attributes().PutStr("service.version", "sender-9")
+	require.NoError(t, e.pushLogs(context.Background(), ld))
+	require.NoError(t, e.shutdown(context.Background()))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var doc struct {
+		Agent map[string]string `json:"agent"`
+	}
+	require.NoError(t, json.Unmarshal(b, &doc))
+	host, _ := os.Hostname()
+	assert.Equal(t, map[string]string{"type": "otelcol-agentaudit", "version": "0.1.0-test", "id": "inst-42", "name": host}, doc.Agent)
 }

@@ -50,6 +50,20 @@ var ecsTopLevel = []string{
 type ECSConfig struct {
 	// Namespace is the top-level field that holds every attribute without an ECS field (default "agent_audit").
 	Namespace string `mapstructure:"namespace"`
+	// Agent describes this collector for ECS agent.*: the program that
+	// collected the event, not the AI agent (gen_ai.agent.*), and not
+	// whatever sent the record (its resource's service.* attributes stay
+	// under the namespace). The exporter fills it from its build and
+	// instance; it is not configured.
+	Agent ECSAgent `mapstructure:"-"`
+}
+
+// ECSAgent is what ECS agent.* says about this collector; empty fields are
+// left out (agent.type is always otelcol-agentaudit).
+type ECSAgent struct {
+	Version string // agent.version: the collector's version
+	ID      string // agent.id: the collector's service.instance.id
+	Name    string // agent.name: e.g. the collector's host name
 }
 
 // DefaultECSConfig returns the default namespace, agent_audit.
@@ -81,7 +95,8 @@ func (c *ECSConfig) Validate() error {
 // ECS formats audit records as ECS JSON documents. It is safe for concurrent
 // use.
 type ECS struct {
-	ns string
+	ns    string
+	agent ECSAgent
 }
 
 var _ Formatter = (*ECS)(nil)
@@ -91,7 +106,7 @@ func NewECS(cfg ECSConfig) (*ECS, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &ECS{ns: cfg.Namespace}, nil
+	return &ECS{ns: cfg.Namespace, agent: cfg.Agent}, nil
 }
 
 // ---- attributes with an ECS field ----
@@ -168,8 +183,6 @@ const (
 	slErrType
 	slErrMessage
 	slRule
-	slSvcVersion
-	slSvcInstance
 	nSlots
 )
 
@@ -239,8 +252,6 @@ var ecsSources = map[string]ecsSource{
 	"error.type":                       {slot: slErrType},
 	"exception.message":                {slot: slErrMessage},
 	"agent_audit.policy.rule":          {slot: slRule},
-	"service.version":                  {slot: slSvcVersion, resOnly: true},
-	"service.instance.id":              {slot: slSvcInstance, resOnly: true},
 }
 
 // accepts reports whether v has the type (and range) kind requires.
@@ -439,7 +450,9 @@ func (s *ecsScratch) fill(attrs pcommon.Map, res bool) {
 	i := 0
 	for k, v := range attrs.All() {
 		src, ok := ecsSources[k]
-		if ok && src.resOnly == res && src.kind.accepts(v) {
+		// A resource attribute feeds any slot the record left empty; a
+		// resource-only slot (agent.*) takes no record attribute.
+		if ok && (res || !src.resOnly) && src.kind.accepts(v) {
 			sl := &s.slots[src.slot]
 			// Record attributes are filled first; the resource only fills
 			// what the record left empty. Among several attributes of one
@@ -581,12 +594,13 @@ const ecsTimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 func appendTime(b []byte, ts pcommon.Timestamp) []byte {
 	b = append(b, '"')
-	b = time.Unix(0, int64(ts)).UTC().AppendFormat(b, ecsTimeLayout)
+	// Split in uint64: int64(ts) would wrap a time after 2262 to before 1970.
+	b = time.Unix(int64(ts/1e9), int64(ts%1e9)).UTC().AppendFormat(b, ecsTimeLayout)
 	return append(b, '"')
 }
 
 var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for i := 0x20; i < utf8.RuneSelf; i++ {
+	for i := 0x20; i < 0x7f; i++ {
 		t[i] = i != '"' && i != '\\'
 	}
 	return t
@@ -595,8 +609,9 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString writes s as a JSON string: invalid UTF-8 becomes U+FFFD,
-// control characters are escaped (so no raw CR or LF is ever written), and so
-// are U+2028 and U+2029, which some readers take as line ends.
+// control characters (C0, DEL and C1) are escaped, so no raw CR, LF or NEL is
+// ever written, and so are U+2028 and U+2029, which some readers take as line
+// ends.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -629,6 +644,13 @@ func appendJSONString(b []byte, s string) []byte {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
 			i++
+			start = i
+			continue
+		}
+		if r <= 0x9f { // C1 controls (NEL, U+0085, ends a line for some readers)
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&0xf])
+			i += size
 			start = i
 			continue
 		}
@@ -795,8 +817,15 @@ func (e *ECS) Append(dst []byte, res pcommon.Resource, lr plog.LogRecord) []byte
 	}
 
 	w.str(ecsAgentType, "agent", "type")
-	w.slotStr(s, slSvcVersion, "agent", "version")
-	w.slotStr(s, slSvcInstance, "agent", "id")
+	if e.agent.Version != "" {
+		w.str(e.agent.Version, "agent", "version")
+	}
+	if e.agent.ID != "" {
+		w.str(e.agent.ID, "agent", "id")
+	}
+	if e.agent.Name != "" {
+		w.str(e.agent.Name, "agent", "name")
+	}
 
 	w.slotStr(s, slAgentID, "gen_ai", "agent", "id")
 	w.slotStr(s, slAgentName, "gen_ai", "agent", "name")
@@ -898,7 +927,17 @@ func (e *ECS) Append(dst []byte, res pcommon.Resource, lr plog.LogRecord) []byte
 		}
 		if pu != nil && pu.Hostname() != "" {
 			h := pu.Hostname()
-			w.str(h, "url", "domain")
+			if strings.IndexByte(h, ':') >= 0 {
+				// ECS keeps the brackets of an IPv6 literal (RFC 2732).
+				w.key("url", "domain")
+				start := len(w.b)
+				w.b = appendJSONString(w.b, h)
+				w.b = slices.Insert(w.b, start+1, '[')
+				w.b[len(w.b)-1] = ']'
+				w.b = append(w.b, '"')
+			} else {
+				w.str(h, "url", "domain")
+			}
 			if ecsIP(h) {
 				addRel(relIP, h)
 			} else {

@@ -582,14 +582,15 @@ func TestECSToolCall(t *testing.T) {
 		"sequence": 12, "severity": 3, "risk_score": 10,
 		"module": "agent_audit", "dataset": "agent_audit.events", "provider": "claude-code"
 	},
-	"agent": {"type": "otelcol-agentaudit", "id": "collector-1"},
+	"agent": {"type": "otelcol-agentaudit"},
 	"gen_ai": {"agent": {"name": "claude-code"}, "tool": {"call": {"id": "toolu_01D7FLrfh4GYq7yT1ULFeyMV"}, "name": "Bash"}},
 	"user": {"id": "alice@example.com"},
 	"related": {"user": ["alice@example.com"]},
 	"agent_audit": {
 		"audit": {"stream": {"id": "5b1d8a7e-3c2f-4e9a-b6d0-91f4c2a7e830"}},
 		"gen_ai": {"tool": {"call": {"arguments": {"command": "go test ./pkg/parser/..."}}}},
-		"session": {"id": "5b1d8a7e-3c2f-4e9a-b6d0-91f4c2a7e830"}
+		"session": {"id": "5b1d8a7e-3c2f-4e9a-b6d0-91f4c2a7e830"},
+		"resource": {"service": {"instance": {"id": "collector-1"}}}
 	}
 }`
 	assert.JSONEq(t, want, string(out))
@@ -646,7 +647,10 @@ var ecsMapped = map[string]string{
 // schema's example-like values, its categorization and where each
 // attribute went: its ECS field, or the namespace under its key.
 func TestECSMappingPerEventType(t *testing.T) {
-	e := newECS(t)
+	cfg := DefaultECSConfig()
+	cfg.Agent = ECSAgent{Version: "0.1.0", ID: "inst-1", Name: "gw-1"}
+	e, err := NewECS(cfg)
+	require.NoError(t, err)
 	wantCat := map[string][3]string{
 		"agent_audit.session.start":       {"event", "session", "start"},
 		"agent_audit.session.end":         {"event", "session", "end"},
@@ -682,7 +686,10 @@ func TestECSMappingPerEventType(t *testing.T) {
 		assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", got)
 		got, _ = getPath(doc, "span", "id")
 		assert.Equal(t, "00f067aa0ba902b7", got)
-		got, _ = getPath(doc, "agent", "version")
+		// agent.* is this collector, as configured; the sender's
+		// service.* stays under the namespace.
+		assert.Equal(t, map[string]any{"type": "otelcol-agentaudit", "version": "0.1.0", "id": "inst-1", "name": "gw-1"}, doc["agent"])
+		got, _ = getPath(doc, "agent_audit", "resource", "service", "version")
 		assert.Equal(t, "1.2.3", got)
 		got, _ = getPath(doc, "log", "level")
 		assert.Equal(t, "INFO", got)

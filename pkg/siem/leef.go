@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -98,7 +99,7 @@ type LEEFConfig struct {
 	// Delimiter separates the attributes: one character, given as itself
 	// ("^"), or in the hex form of the LEEF header ("x5E", "0x5e", "x09").
 	// Empty means tab. Allowed: tab, or one printable ASCII punctuation
-	// character other than = | \ " ' : . (see LEEFConfig.Validate). A tab
+	// character other than = | \ " ' : . _ (see LEEFConfig.Validate). A tab
 	// is written in the header as "x09", any other character as itself.
 	Delimiter string `mapstructure:"delimiter"`
 	// Fields overrides the default mapping: LEEF key -> attribute name
@@ -142,7 +143,7 @@ func parseLEEFDelimiter(s string) (byte, string, error) {
 		c = r
 	}
 	if !leefDelimiterAllowed(c) {
-		return 0, "", fmt.Errorf("delimiter %q is not allowed: use tab (x09) or one printable ASCII punctuation character other than = | \\ \" ' : .", s)
+		return 0, "", fmt.Errorf("delimiter %q is not allowed: use tab (x09) or one printable ASCII punctuation character other than = | \\ \" ' : . _", s)
 	}
 	if c == '\t' {
 		return '\t', "x09", nil
@@ -154,7 +155,9 @@ func parseLEEFDelimiter(s string) (byte, string, error) {
 // event. Letters and digits would cut keys and numbers; = separates key and
 // value; | and \ are header syntax (\ also an escape to some readers); " and
 // ' start quoted values in some readers; space, : and . occur in devTime and
-// devTimeFormat, which would then lose their meaning.
+// devTimeFormat, which would then lose their meaning; _ occurs in every event
+// name, so cat, the static key of the QID map, would be altered in every
+// event.
 func leefDelimiterAllowed(c rune) bool {
 	if c == '\t' {
 		return true
@@ -162,7 +165,7 @@ func leefDelimiterAllowed(c rune) bool {
 	if c <= 0x20 || c >= 0x7f || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
 		return false
 	}
-	return !strings.ContainsRune(`=|\"':.`, c)
+	return !strings.ContainsRune(`=|\"':._`, c)
 }
 
 // validLEEFKey: ASCII letters and digits, starting with a letter (IBM "Best
@@ -308,7 +311,9 @@ func (l *LEEF) Append(dst []byte, res pcommon.Resource, lr plog.LogRecord) []byt
 			t = lr.ObservedTimestamp()
 		}
 		dst = append(dst, "devTime="...)
-		dst = t.AsTime().UTC().AppendFormat(dst, leefGoTime)
+		// Split in uint64: AsTime (int64 ns) would wrap a time after 2262
+		// to before 1970.
+		dst = time.Unix(int64(t/1e9), int64(t%1e9)).UTC().AppendFormat(dst, leefGoTime)
 		dst = append(dst, " GMT"...)
 		dst = append(dst, l.delim)
 		dst = append(dst, "devTimeFormat="...)
