@@ -43,6 +43,8 @@ package siemexporter
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -241,12 +243,13 @@ func (t *esTransport) send(ctx context.Context, events []event) error {
 	if t.client == nil {
 		return errors.New("elasticsearch: send before start")
 	}
-	pending := t.settled.unsettled(events)
+	batch := batchKey(events)
+	pending := t.framed(ctx, batch, t.settled.unsettled(batch, events))
 	var err error
 	for attempt := 1; len(pending) > 0; attempt++ {
 		var retry []event
 		var why string
-		retry, why, err = t.post(ctx, pending)
+		retry, why, err = t.post(ctx, batch, pending)
 		if err != nil {
 			return err
 		}
@@ -261,13 +264,56 @@ func (t *esTransport) send(ctx context.Context, events []event) error {
 			return fmt.Errorf("elasticsearch: %d documents refused for now (%s): %w", len(pending), why, err)
 		}
 	}
-	t.settled.forget(events)
+	t.settled.forget(batch, events)
 	return nil
+}
+
+// framed returns evs with every payload on one line, as the bulk NDJSON
+// body needs: a document with line breaks inside (JSON whitespace) is
+// compacted, and one that is empty or cannot be compacted is rejected here.
+// Either would otherwise be read as an action line and make Elasticsearch
+// refuse the whole request, every other document of the batch with it.
+func (t *esTransport) framed(ctx context.Context, batch string, evs []event) []event {
+	var out, bad []event
+	for i, e := range evs {
+		p := bytes.TrimSpace(e.payload)
+		ok := len(p) > 0
+		if ok && bytes.ContainsAny(p, "\r\n") {
+			var b bytes.Buffer
+			if ok = json.Compact(&b, p) == nil; ok {
+				p = b.Bytes()
+			}
+		}
+		if !ok {
+			if out == nil {
+				out = append(make([]event, 0, len(evs)), evs[:i]...)
+			}
+			bad = append(bad, e)
+			continue
+		}
+		if out != nil || len(p) != len(e.payload) {
+			if out == nil {
+				out = append(make([]event, 0, len(evs)), evs[:i]...)
+			}
+			e.payload = p
+			out = append(out, e)
+		}
+	}
+	if out == nil {
+		return evs
+	}
+	if len(bad) > 0 {
+		t.set.logger.Warn("Elasticsearch: ECS payload is not one JSON document; dropped",
+			zap.String("id", bad[0].id), zap.Int("documents", len(bad)))
+		t.set.rejected(ctx, len(bad), "elasticsearch: the ECS payload is not a JSON document")
+		t.settled.add(batch, bad)
+	}
+	return out
 }
 
 // post sends one bulk request and returns the documents to send again (item
 // 429 or 5xx) with a summary of why, or an error for the whole batch.
-func (t *esTransport) post(ctx context.Context, evs []event) ([]event, string, error) {
+func (t *esTransport) post(ctx context.Context, batch string, evs []event) ([]event, string, error) {
 	var body bytes.Buffer
 	for _, e := range evs {
 		// _id and _index come from the configuration and the event id
@@ -299,9 +345,9 @@ func (t *esTransport) post(ctx context.Context, evs []event) ([]event, string, e
 		if readErr != nil {
 			return nil, "", fmt.Errorf("elasticsearch: reading the bulk response: %w", readErr)
 		}
-		return t.items(ctx, evs, raw)
+		return t.items(ctx, batch, evs, raw)
 	case resp.StatusCode == http.StatusRequestEntityTooLarge:
-		return t.split(ctx, evs)
+		return t.split(ctx, batch, evs)
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
 		err := fmt.Errorf("elasticsearch: bulk request answered %d%s", resp.StatusCode, esErrorSummary(raw))
 		if d, ok := retryAfter(resp.Header); ok {
@@ -318,7 +364,7 @@ func (t *esTransport) post(ctx context.Context, evs []event) ([]event, string, e
 		t.set.logger.Error("Elasticsearch refused a bulk request as malformed; its documents are dropped",
 			zap.Int("documents", len(evs)), zap.String("reason", reason))
 		t.set.rejected(ctx, len(evs), reason)
-		t.settled.add(evs)
+		t.settled.add(batch, evs)
 		return nil, "", nil
 	default:
 		err := fmt.Errorf("elasticsearch: bulk request to %s answered %d%s: check the endpoint; retrying", t.bulkURL, resp.StatusCode, esErrorSummary(raw))
@@ -331,12 +377,12 @@ func (t *esTransport) post(ctx context.Context, evs []event) ([]event, string, e
 // Halves are sent in turn, so a batch that is too big still gets through
 // without looping on the same request; a single document too big is
 // rejected.
-func (t *esTransport) split(ctx context.Context, evs []event) ([]event, string, error) {
+func (t *esTransport) split(ctx context.Context, batch string, evs []event) ([]event, string, error) {
 	if len(evs) == 1 {
 		reason := "elasticsearch: 413: the document is larger than the cluster's http.max_content_length"
 		t.set.logger.Warn("Document too large for Elasticsearch; dropped", zap.String("id", evs[0].id), zap.Int("bytes", len(evs[0].payload)))
 		t.set.rejected(ctx, 1, reason)
-		t.settled.add(evs)
+		t.settled.add(batch, evs)
 		return nil, "", nil
 	}
 	t.set.logger.Warn("Elasticsearch answered 413 (request larger than http.max_content_length): sending the batch in halves; lower sending_queue::batch::max_size to avoid this",
@@ -345,7 +391,7 @@ func (t *esTransport) split(ctx context.Context, evs []event) ([]event, string, 
 	var retry []event
 	var whys []string
 	for _, part := range [][]event{evs[:half], evs[half:]} {
-		r, why, err := t.post(ctx, part)
+		r, why, err := t.post(ctx, batch, part)
 		if err != nil {
 			return nil, "", err
 		}
@@ -367,7 +413,7 @@ type esItem struct {
 }
 
 // items reads a 200 bulk answer, item by item, in request order.
-func (t *esTransport) items(ctx context.Context, evs []event, raw []byte) ([]event, string, error) {
+func (t *esTransport) items(ctx context.Context, batch string, evs []event, raw []byte) ([]event, string, error) {
 	var resp struct {
 		Errors *bool                `json:"errors"`
 		Items  []map[string]*esItem `json:"items"`
@@ -440,7 +486,7 @@ func (t *esTransport) items(ctx context.Context, evs []event, raw []byte) ([]eve
 	for _, k := range keys {
 		t.set.rejected(ctx, rejects[k], "elasticsearch: "+k+": "+firstWhy[k])
 	}
-	t.settled.add(done)
+	t.settled.add(batch, done)
 	if len(config) > 0 {
 		err := fmt.Errorf("elasticsearch: %d documents refused by configuration or privileges (first: %s); retrying, nothing is dropped", len(config), config[0])
 		t.set.logger.Error("Elasticsearch refused documents for a reason the cluster's configuration can fix", zap.Error(err))
@@ -531,10 +577,14 @@ const settledIDsMax = 100_000
 // while the send as a whole still failed, so that exporterhelper's resend of
 // the same batch leaves them out: no second rejection count, no duplicate
 // where the SIEM cannot recognise one. A send that succeeds forgets its ids.
+// What is remembered belongs to the batch (batchKey): another batch that
+// carries some of the same records (a replay from the archive after the
+// first batch was given up) is sent in full, as the transport contract
+// wants of every send.
 type settledIDs struct {
 	mu    sync.Mutex
 	max   int
-	ids   map[string]struct{}
+	ids   map[string]struct{} // batch key + event id
 	order []string
 }
 
@@ -542,15 +592,28 @@ func newSettledIDs(maxIDs int) *settledIDs {
 	return &settledIDs{max: maxIDs, ids: map[string]struct{}{}}
 }
 
-func (s *settledIDs) add(evs []event) {
+// batchKey identifies a batch by its events' ids in order: exporterhelper
+// resends a failed batch as it is, so its resends have the same key. It
+// is 32 hex digits, so batch+id keys cannot run into each other.
+func batchKey(evs []event) string {
+	h := sha256.New()
+	for _, e := range evs {
+		h.Write([]byte(e.id))
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func (s *settledIDs) add(batch string, evs []event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, e := range evs {
-		if _, ok := s.ids[e.id]; ok {
+		k := batch + e.id
+		if _, ok := s.ids[k]; ok {
 			continue
 		}
-		s.ids[e.id] = struct{}{}
-		s.order = append(s.order, e.id)
+		s.ids[k] = struct{}{}
+		s.order = append(s.order, k)
 	}
 	for len(s.ids) > s.max && len(s.order) > 0 {
 		delete(s.ids, s.order[0])
@@ -572,7 +635,7 @@ func (s *settledIDs) compact() {
 	s.order = kept
 }
 
-func (s *settledIDs) unsettled(evs []event) []event {
+func (s *settledIDs) unsettled(batch string, evs []event) []event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.ids) == 0 {
@@ -580,21 +643,21 @@ func (s *settledIDs) unsettled(evs []event) []event {
 	}
 	out := make([]event, 0, len(evs))
 	for _, e := range evs {
-		if _, ok := s.ids[e.id]; !ok {
+		if _, ok := s.ids[batch+e.id]; !ok {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-func (s *settledIDs) forget(evs []event) {
+func (s *settledIDs) forget(batch string, evs []event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.ids) == 0 {
 		return
 	}
 	for _, e := range evs {
-		delete(s.ids, e.id)
+		delete(s.ids, batch+e.id)
 	}
 	if len(s.ids) == 0 {
 		s.order = s.order[:0]

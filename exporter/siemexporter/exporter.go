@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -51,7 +52,16 @@ func newSIEMExporter(cfg *Config, set exporter.Settings) (*siemExporter, error) 
 	return e, nil
 }
 
+// rejectedInSend counts the events a transport reported as rejected during
+// one send, so that pushLogs leaves them out of events_sent.
+type rejectedInSend struct{ n atomic.Int64 }
+
+type rejectedInSendKey struct{}
+
 func (e *siemExporter) rejected(ctx context.Context, n int, reason string) {
+	if c, ok := ctx.Value(rejectedInSendKey{}).(*rejectedInSend); ok {
+		c.n.Add(int64(n))
+	}
 	e.telemetry.ExporterSiemEventsRejected.Add(ctx, int64(n))
 	e.logger.Warn("The SIEM refused events for good; they are not retried (the archive holds them)",
 		zap.Int("events", n), zap.String("reason", reason))
@@ -111,11 +121,14 @@ func (e *siemExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if len(events) == 0 {
 		return nil
 	}
-	if err := e.transport.send(ctx, events); err != nil {
+	rej := &rejectedInSend{}
+	if err := e.transport.send(context.WithValue(ctx, rejectedInSendKey{}, rej), events); err != nil {
 		e.telemetry.ExporterSiemSendErrors.Add(ctx, 1)
 		return err
 	}
-	e.telemetry.ExporterSiemEventsSent.Add(ctx, int64(len(events)))
+	// Events the SIEM refused for good are counted in events_rejected, not
+	// as sent too.
+	e.telemetry.ExporterSiemEventsSent.Add(ctx, max(int64(len(events))-rej.n.Load(), 0))
 	e.telemetry.ExporterSiemBytesSent.Add(ctx, bytes)
 	return nil
 }

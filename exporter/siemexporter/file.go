@@ -43,6 +43,10 @@ func (c *FileConfig) Validate() error {
 	var errs []error
 	if strings.TrimSpace(c.Path) == "" {
 		errs = append(errs, errors.New("path must be set"))
+	} else if b := filepath.Base(c.Path); strings.HasSuffix(c.Path, "/") || strings.HasSuffix(c.Path, string(filepath.Separator)) || b == "." || b == ".." {
+		errs = append(errs, fmt.Errorf("path %q names a directory: give the file events are appended to", c.Path))
+	} else if st, err := os.Stat(c.Path); err == nil && st.IsDir() {
+		errs = append(errs, fmt.Errorf("path %q is a directory: give the file events are appended to", c.Path))
 	}
 	if c.MaxSize < 0 {
 		errs = append(errs, errors.New("max_size must not be negative"))
@@ -142,9 +146,24 @@ func (t *fileTransport) send(ctx context.Context, events []event) error {
 		}
 	}
 	t.buf = t.buf[:0]
+	replaced := 0
 	for i := range events {
-		t.buf = append(t.buf, events[i].payload...)
+		start := len(t.buf)
+		t.buf = append(t.buf, bytes.TrimRight(events[i].payload, "\r\n")...)
+		// One event, one line: a line break inside the payload (JSON
+		// whitespace, or a formatter slip) would split the event, and the
+		// agent tailing the file would read the rest as an event of its
+		// own. The formatters write none; this is the guard.
+		for j := start; j < len(t.buf); j++ {
+			if t.buf[j] == '\n' || t.buf[j] == '\r' {
+				t.buf[j] = ' '
+				replaced++
+			}
+		}
 		t.buf = append(t.buf, '\n')
+	}
+	if replaced > 0 {
+		t.set.logger.Warn("file: line breaks inside events replaced by spaces (one event is one line)", zap.Int("count", replaced))
 	}
 	if t.cfg.MaxSize > 0 && t.size > 0 && t.size+int64(len(t.buf)) > t.cfg.MaxSize {
 		if err := t.rotate(ctx); err != nil {

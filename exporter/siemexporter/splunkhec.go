@@ -29,6 +29,8 @@ package siemexporter
 //	10,11 (400) channel               retryable, error log (configuration)
 //	14 (400) ACK disabled             from /ack only: the request was accepted; the
 //	                                  token has acknowledgement off, set use_ack: false
+//	HTTP 413 (max_content_length)     the batch is split in halves, each sent in turn;
+//	                                  an event too large alone is rejected
 //	other                             retryable, error log
 //	ack timeout                       retryable: the events are sent again and may
 //	                                  be indexed twice (see below)
@@ -369,13 +371,24 @@ func (t *hecTransport) send(ctx context.Context, events []event) error {
 	if t.client == nil {
 		return errors.New("splunk_hec: send before start")
 	}
-	pending := t.settled.unsettled(events)
+	batch := batchKey(events)
+	if err := t.deliver(ctx, batch, t.settled.unsettled(batch, events)); err != nil {
+		return err
+	}
+	t.settled.forget(batch, events)
+	return nil
+}
+
+// deliver sends pending (events of batch) until each is delivered or
+// rejected, or returns an error.
+func (t *hecTransport) deliver(ctx context.Context, batch string, pending []event) error {
+	total := len(pending)
 	// Every round either ends the send or removes at least one event from
-	// pending, so len(events)+1 rounds are enough.
-	for round := 0; len(pending) > 0 && round <= len(events); round++ {
+	// pending, so total+1 rounds are enough.
+	for round := 0; len(pending) > 0 && round <= total; round++ {
 		body, good, bad := t.encode(pending)
 		if len(bad) > 0 {
-			t.reject(ctx, bad, "splunk_hec: the ECS payload is not a JSON object")
+			t.reject(ctx, batch, bad, "splunk_hec: the ECS payload is not a JSON object")
 		}
 		pending = good
 		if len(pending) == 0 {
@@ -385,7 +398,10 @@ func (t *hecTransport) send(ctx context.Context, events []event) error {
 		if err != nil {
 			return fmt.Errorf("splunk_hec: POST %s: %w", t.eventURL, err)
 		}
-		accepted := r.status/100 == 2 && (!r.hasCode || r.code == 0)
+		// Only a HEC answer with code 0 is an acceptance: a 200 without
+		// one (an empty body, a proxy's or Splunk Web's page) says
+		// nothing about the events.
+		accepted := r.status/100 == 2 && r.hasCode && r.code == 0
 		if accepted {
 			if err := t.awaitAck(ctx, r); err != nil {
 				return err
@@ -393,24 +409,48 @@ func (t *hecTransport) send(ctx context.Context, events []event) error {
 			pending = nil
 			break
 		}
+		if r.status == http.StatusRequestEntityTooLarge {
+			return t.split(ctx, batch, pending, r)
+		}
 		n := r.invalid
 		switch {
 		case r.hasCode && isHECEventCode(r.code) && n >= 0 && n < len(pending):
-			t.settled.add(pending[:n])
-			t.reject(ctx, pending[n:n+1], fmt.Sprintf("splunk_hec: code %d %s", r.code, r.text))
+			t.settled.add(batch, pending[:n])
+			t.reject(ctx, batch, pending[n:n+1], fmt.Sprintf("splunk_hec: code %d %s", r.code, r.text))
 			pending = pending[n+1:]
 			continue
 		case r.hasCode && isHECEventCode(r.code):
-			t.reject(ctx, pending, fmt.Sprintf("splunk_hec: code %d %s", r.code, r.text))
+			t.reject(ctx, batch, pending, fmt.Sprintf("splunk_hec: code %d %s", r.code, r.text))
 			pending = nil
 			continue
 		}
-		return t.refusal(pending, r)
+		return t.refusal(batch, pending, r)
 	}
 	if len(pending) > 0 {
-		return fmt.Errorf("splunk_hec: %d events left after %d requests", len(pending), len(events)+1)
+		return fmt.Errorf("splunk_hec: %d events left after %d requests", len(pending), total+1)
 	}
-	t.settled.forget(events)
+	return nil
+}
+
+// split handles 413: the request is larger than the HEC's
+// max_content_length (limits.conf [http_input]), so resending it as it is
+// can never succeed. Halves are delivered in turn, each remembered once
+// delivered so that a resend of the batch leaves it out; an event too
+// large alone is rejected.
+func (t *hecTransport) split(ctx context.Context, batch string, evs []event, r hecReply) error {
+	if len(evs) == 1 {
+		t.reject(ctx, batch, evs, fmt.Sprintf("splunk_hec: %s: the event is larger than the HEC's max_content_length", r))
+		return nil
+	}
+	t.set.logger.Warn("Splunk HEC answered 413 (request larger than max_content_length): sending the batch in halves; lower sending_queue::batch::max_size to avoid this",
+		zap.Int("events", len(evs)))
+	half := len(evs) / 2
+	for _, part := range [][]event{evs[:half], evs[half:]} {
+		if err := t.deliver(ctx, batch, part); err != nil {
+			return err
+		}
+		t.settled.add(batch, part)
+	}
 	return nil
 }
 
@@ -423,7 +463,7 @@ func isHECEventCode(code int) bool {
 	return false
 }
 
-func (t *hecTransport) reject(ctx context.Context, evs []event, reason string) {
+func (t *hecTransport) reject(ctx context.Context, batch string, evs []event, reason string) {
 	for i, e := range evs {
 		if i == maxLoggedRejects {
 			break
@@ -431,17 +471,17 @@ func (t *hecTransport) reject(ctx context.Context, evs []event, reason string) {
 		t.set.logger.Warn("Splunk HEC rejected an event; it is dropped", zap.String("event_id", e.id), zap.String("reason", reason))
 	}
 	t.set.rejected(ctx, len(evs), reason)
-	t.settled.add(evs)
+	t.settled.add(batch, evs)
 }
 
 // refusal turns a refused request into the error send returns; see the
 // table at the top of the file.
-func (t *hecTransport) refusal(pending []event, r hecReply) error {
+func (t *hecTransport) refusal(batch string, pending []event, r hecReply) error {
 	busy := r.hasCode && (r.code == 9 || r.code == 18 || r.code == 20)
 	if busy && r.invalid > 0 && r.invalid <= len(pending) {
 		// Splunk took the events before invalid-event-number in: keep the
 		// resend from indexing them twice.
-		t.settled.add(pending[:r.invalid])
+		t.settled.add(batch, pending[:r.invalid])
 	}
 	err := fmt.Errorf("splunk_hec: %s", r)
 	switch {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -285,6 +286,12 @@ type syslogTransport struct {
 	mu   sync.Mutex // one batch at a time on the one connection, in order
 	conn *syslogConn
 	buf  []byte // the message being built, reused
+
+	// active is the connection a send is using, and closing is set by
+	// shutdown: shutdown closes active without waiting for mu, so that a
+	// send blocked on a server that does not read ends at once.
+	active  atomic.Pointer[syslogConn]
+	closing atomic.Bool
 }
 
 func newSyslogTransport(cfg *SyslogConfig, set transportSettings) (transport, error) {
@@ -325,13 +332,23 @@ func (t *syslogTransport) start(ctx context.Context, _ component.Host) error {
 }
 
 func (t *syslogTransport) shutdown(context.Context) error {
+	t.closing.Store(true)
+	var err error
+	if c := t.active.Load(); c != nil {
+		// A send in progress fails its write and returns.
+		err = c.Close()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.conn == nil {
-		return nil
+	if t.conn != nil && t.conn != t.active.Load() {
+		err = t.conn.Close()
 	}
-	err := t.conn.Close()
 	t.conn = nil
+	t.active.Store(nil)
+	if errors.Is(err, net.ErrClosed) {
+		// A failing send closed it first.
+		err = nil
+	}
 	return err
 }
 
@@ -353,8 +370,26 @@ func (t *syslogTransport) send(ctx context.Context, events []event) error {
 		}
 		t.conn = c
 	}
+	t.active.Store(t.conn)
+	if t.closing.Load() {
+		t.closeConn()
+		return errors.New("syslog: shut down")
+	}
 	t.conn.ctx = ctx
+	// A cancelled context (not only an expired deadline) ends a write
+	// blocked on a server that does not read.
+	conn := t.conn
+	cancelled := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(cancelled)
+		_ = conn.SetWriteDeadline(time.Unix(1, 0))
+	})
 	defer func() {
+		if !stop() {
+			// The deadline is set (or being set): wait, so that it
+			// cannot land on the next send's writes.
+			<-cancelled
+		}
 		if t.conn != nil {
 			t.conn.ctx = nil
 		}
@@ -396,6 +431,7 @@ func (t *syslogTransport) send(ctx context.Context, events []event) error {
 func (t *syslogTransport) closeConn() {
 	if t.conn != nil {
 		_ = t.conn.Close()
+		t.active.CompareAndSwap(t.conn, nil)
 		t.conn = nil
 	}
 }
@@ -518,6 +554,13 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 	}
 	if err := w.c.SetWriteDeadline(d); err != nil {
 		return 0, err
+	}
+	// Checked after the deadline is set: a cancellation from now on sets
+	// it in the past (send's AfterFunc), one before is seen here.
+	if w.c.ctx != nil {
+		if err := w.c.ctx.Err(); err != nil {
+			return 0, err
+		}
 	}
 	return w.c.Conn.Write(p)
 }

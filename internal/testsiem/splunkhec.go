@@ -43,6 +43,8 @@ package testsiem
 //     when an ack id expires, or an indexer restarts before indexing).
 //   - With acknowledgement off, /ack answers 400 code 14 and no ackId is
 //     given.
+//   - A request body over max_content_length (SetMaxBody) answers 413
+//     before any event is read.
 
 import (
 	"bytes"
@@ -181,15 +183,26 @@ type SplunkHEC struct {
 	ackPollsN int
 	lastHdr   http.Header
 	lastQuery string
+	maxBody   int64
 }
 
 // NewSplunkHEC returns a stopped stand-in that takes token, with indexer
 // acknowledgement on and acks true at the first poll.
 func NewSplunkHEC(token string) *SplunkHEC {
 	return &SplunkHEC{
-		token: token, useAck: true, ackPolls: 1,
+		token: token, useAck: true, ackPolls: 1, maxBody: 800 << 20,
 		nextAck: map[string]int64{}, acks: map[string]map[int64]*ackState{},
 	}
+}
+
+// SetMaxBody sets the request body size above which an event request
+// answers 413, as limits.conf [http_input] max_content_length does
+// (default 800 MB; Splunk 6.4 and before, and many sites, 1 MB).
+func (s *SplunkHEC) SetMaxBody(n int64) *SplunkHEC {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.maxBody = n
+	return s
 }
 
 // SetUseAck turns indexer acknowledgement on or off for the token.
@@ -357,10 +370,16 @@ func (s *SplunkHEC) handleEvent(w http.ResponseWriter, r *http.Request) {
 		fault = s.faults[0]
 		fault.left--
 	}
+	limit := s.maxBody
 	s.mu.Unlock()
 
-	body, tooBig, err := readBody(r, 800<<20)
-	if err != nil || tooBig {
+	body, tooBig, err := readBody(r, limit)
+	if tooBig {
+		// Splunk refuses the request before reading any event.
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"text": "Content-Length too large (maximum is " + strconv.FormatInt(limit, 10) + ")"})
+		return
+	}
+	if err != nil {
 		hecAnswer(w, HECInvalidDataFormat, nil)
 		return
 	}
