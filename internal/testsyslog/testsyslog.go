@@ -36,17 +36,10 @@ package testsyslog
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -59,6 +52,8 @@ import (
 	"time"
 
 	"github.com/agentaudit/otelcol-agentaudit/internal/testport"
+
+	"github.com/agentaudit/otelcol-agentaudit/internal/testcert"
 )
 
 // The sources, for Addr and Messages.
@@ -428,67 +423,11 @@ func (s *Server) Restart() {
 	s.start()
 }
 
-// writeCerts makes a CA (ECDSA P-256, valid for an hour: no test runs
-// longer) and a server certificate for IP 127.0.0.1 signed by it, for the
-// TLS source.
+// writeCerts makes the TLS source's certificate (internal/testcert).
 func (s *Server) writeCerts() {
 	s.t.Helper()
-	// A minute back, so a clock a little behind still accepts both.
-	notBefore := time.Now().Add(-time.Minute)
-	notAfter := notBefore.Add(time.Hour)
-	caKey, key := newKey(s.t), newKey(s.t)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "testsyslog test CA"},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		// Clients verify an IP endpoint against the IP SANs only.
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}, ca, &key.PublicKey, caKey)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	writePEM(s.t, filepath.Join(s.dir, "server.pem"), "CERTIFICATE", der, 0o644)
-	writePEM(s.t, filepath.Join(s.dir, "server.key"), "PRIVATE KEY", keyDER, 0o600)
 	s.ca = filepath.Join(s.dir, "ca.pem")
-	writePEM(s.t, s.ca, "CERTIFICATE", caDER, 0o644)
-}
-
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func writePEM(t testing.TB, path, typ string, der []byte, perm os.FileMode) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), perm); err != nil {
-		t.Fatal(err)
-	}
+	testcert.Write(s.t, "testsyslog test CA", testcert.Paths{
+		CA: s.ca, Cert: filepath.Join(s.dir, "server.pem"), Key: filepath.Join(s.dir, "server.key"),
+	})
 }
