@@ -36,7 +36,7 @@ import (
 // Delivery: TCP has no application-level acknowledgement. send returns nil
 // once the kernel has taken the bytes; if the server dies right after,
 // what sits in the socket buffers is lost without an error. RELP, the
-// usual answer (application-level acks over TCP), is not implemented;
+// usual answer (application-level acks over TCP), is outside this transport;
 // Elasticsearch and Splunk HEC with acks are the transports that confirm
 // delivery. What is done about it:
 // a closed connection is noticed before the next batch (a goroutine reads
@@ -194,7 +194,7 @@ func (c *SyslogConfig) Validate() error {
 	}
 	if c.TLS.HasValue() {
 		if c.network() == syslogNetworkUDP {
-			// DTLS (RFC 6012) is not implemented.
+			// No DTLS (RFC 6012): TLS only over TCP.
 			errs = append(errs, errors.New("syslog: tls needs network tcp (syslog over DTLS is not supported)"))
 		}
 		if c.TLS.Get().Insecure {
