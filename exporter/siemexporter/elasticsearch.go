@@ -18,8 +18,9 @@ package siemexporter
 //	                                         again (down to one document, which is then
 //	                                         rejected: it can never fit); warning that
 //	                                         suggests a smaller sending_queue batch size
-//	whole request: 400                       rejected (the request, built here, is refused
-//	                                         as malformed: resending cannot help)
+//	whole request: 400                       the batch is split in halves (as for 413) to
+//	                                         isolate the documents at fault; a single
+//	                                         document refused so is rejected
 //	whole request: other (404, 405, 3xx...)  retryable, error log: endpoint wrong
 //	unreadable or mismatched response        retryable (safe: a resend answers 409 for
 //	                                         what was created)
@@ -359,11 +360,17 @@ func (t *esTransport) post(ctx context.Context, batch string, evs []event) ([]ev
 			resp.StatusCode, esErrorSummary(raw), t.cfg.DataStream)
 		t.set.logger.Error("Elasticsearch refused the credentials", zap.Error(err))
 		return nil, "", err
+	case resp.StatusCode == http.StatusBadRequest && len(evs) > 1:
+		// A whole-request 400 names no document; halving finds the ones at
+		// fault instead of dropping every document of the batch with them.
+		t.set.logger.Warn("Elasticsearch refused a bulk request as malformed: sending the batch in halves to isolate the documents at fault",
+			zap.Int("documents", len(evs)), zap.String("reason", "400"+esErrorSummary(raw)))
+		return t.halves(ctx, batch, evs)
 	case resp.StatusCode == http.StatusBadRequest:
 		reason := "elasticsearch: bulk request refused: 400" + esErrorSummary(raw)
-		t.set.logger.Error("Elasticsearch refused a bulk request as malformed; its documents are dropped",
-			zap.Int("documents", len(evs)), zap.String("reason", reason))
-		t.set.rejected(ctx, len(evs), reason)
+		t.set.logger.Error("Elasticsearch refused a one-document bulk request as malformed; the document is dropped",
+			zap.String("id", evs[0].id), zap.String("reason", reason))
+		t.set.rejected(ctx, 1, reason)
 		t.settled.add(batch, evs)
 		return nil, "", nil
 	default:
@@ -387,6 +394,11 @@ func (t *esTransport) split(ctx context.Context, batch string, evs []event) ([]e
 	}
 	t.set.logger.Warn("Elasticsearch answered 413 (request larger than http.max_content_length): sending the batch in halves; lower sending_queue::batch::max_size to avoid this",
 		zap.Int("documents", len(evs)))
+	return t.halves(ctx, batch, evs)
+}
+
+// halves posts the two halves of evs in turn and joins their outcomes.
+func (t *esTransport) halves(ctx context.Context, batch string, evs []event) ([]event, string, error) {
 	half := len(evs) / 2
 	var retry []event
 	var whys []string

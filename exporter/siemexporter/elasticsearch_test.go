@@ -290,14 +290,29 @@ func TestElasticsearchTooLargeSplitsTheBatch(t *testing.T) {
 	assert.Contains(t, rej.all(), "413")
 }
 
-func TestElasticsearchMalformedRequestIsRejected(t *testing.T) {
+// A whole-request 400 names no document: the batch is halved until the
+// documents at fault are alone; only those are rejected.
+func TestElasticsearchMalformedRequestIsSplit(t *testing.T) {
+	// One 400 (a proxy's, say): the halves get through, nothing is lost.
 	srv := testsiem.NewElasticsearch().Start(t)
 	srv.FailRequests(400, 1)
 	set, rej := siemSettings(t, formatECS)
 	tr := startES(t, esConfig(srv.URL()), set)
-	require.NoError(t, tr.send(context.Background(), ecsEvents("m", 3, nil)))
+	evs := ecsEvents("m", 3, nil)
+	require.NoError(t, tr.send(context.Background(), evs))
+	assert.Zero(t, rej.count())
+	assert.Equal(t, sortedIDs(evs), srv.DocIDs())
+
+	// Every request refused: each document ends up alone and is rejected
+	// with Elasticsearch's reason.
+	srv = testsiem.NewElasticsearch().Start(t)
+	srv.FailRequests(400, 100)
+	set, rej = siemSettings(t, formatECS)
+	tr = startES(t, esConfig(srv.URL()), set)
+	require.NoError(t, tr.send(context.Background(), ecsEvents("n", 3, nil)))
 	assert.Equal(t, 3, rej.count())
 	assert.Contains(t, rej.all(), "illegal_argument_exception")
+	assert.Empty(t, srv.DocIDs())
 }
 
 func TestElasticsearchDataStreamRules(t *testing.T) {
