@@ -16,19 +16,20 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
 )
 
 // The documented archive line (docs/schema.md, "How a record is archived")
 // for the event posted below: the chain header, then the record's canonical
 // form (docs/integrity.md). OBSERVED is the receive time.
-const wantRecord = `{"attributes":{"agent_audit.event.id":"evt-1","agent_audit.risk_score":{"int":"40"},` +
+var wantRecord = `{"attributes":{"agent_audit.event.id":"evt-1","agent_audit.risk_score":{"int":"40"},` +
 	`"big":{"int":"9223372036854775807"},"flags":{"array":[{"bool":true},"é<"]},` +
 	`"gen_ai.tool.call.arguments":{"map":{"command":"rm -rf build/","timeout":{"int":"120"}}},` +
 	`"gen_ai.tool.name":"Bash","ratio":{"double":0.25},"session.id":"sess-byte-for-byte"},` +
 	`"body":"tool call requested by the model","event_name":"agent_audit.tool.call",` +
 	`"observed_time_unix_nano":"OBSERVED","resource":{},` +
-	`"scope":{"attributes":{"agent_audit.schema.version":"1.0.0"},"name":"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"},` +
+	`"scope":{"attributes":{"agent_audit.schema.version":"` + auditrecord.SchemaVersion + `"},"name":"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"},` +
 	`"severity_number":9,"severity_text":"INFO","span_id":"b7ad6b7169203331",` +
 	`"time_unix_nano":"1795428000123456789","trace_id":"0af7651916cd43dd8448eb211c80319c","v":1}`
 

@@ -12,7 +12,7 @@ import (
 // SchemaVersion is the version of docs/schema.md that this package implements.
 // It is written on every record's instrumentation scope so that an archived
 // record states which schema it was validated against.
-const SchemaVersion = "1.0.0"
+const SchemaVersion = "1.1.0"
 
 // Names of attributes that the components read or write.
 const (
@@ -96,6 +96,12 @@ var CommonAttributes = []AttributeSpec{
 	{Name: AttrOutcome, Type: TypeString, Enum: outcomeValues, Brief: "Result of the action."},
 	{Name: "agent_audit.risk_score", Type: TypeInt, Min: 0, Max: 100, Brief: "Risk score 0-100 assigned by the agent or a policy engine."},
 	{Name: "agent_audit.reason", Type: TypeString, Brief: "Free-text justification or explanation."},
+	// Since 1.1.0: what a source that is not the native API (Claude Code
+	// hooks) knows about every event, whatever its type.
+	{Name: "agent_audit.permission_mode", Type: TypeString, Brief: "Permission mode the agent runs in, e.g. default, plan, acceptEdits, bypassPermissions."},
+	{Name: "agent_audit.source.event", Type: TypeString, Brief: "Name of the event at its source, e.g. the Claude Code hook PreToolUse."},
+	{Name: "agent_audit.transcript.path", Type: TypeString, Brief: "Path of the agent's transcript file on its host."},
+	{Name: "agent_audit.agent.type", Type: TypeString, Brief: "Type of the agent or subagent, e.g. general-purpose, Explore."},
 }
 
 // EventTypes lists every event type of the schema, in documentation order.
@@ -104,7 +110,7 @@ var EventTypes = []EventType{
 		{Name: "process.pid", Type: TypeInt, Brief: "Process id of the agent."},
 		{Name: "process.executable.path", Type: TypeString, Brief: "Agent executable."},
 		{Name: "process.working_directory", Type: TypeString, Brief: "Working directory the session started in."},
-		{Name: "agent_audit.permission_mode", Type: TypeString, Brief: "Permission mode the agent runs in, e.g. default, plan, bypass."},
+		{Name: "agent_audit.session.start_reason", Type: TypeString, Brief: "Why the session started, e.g. startup, resume, clear, compact."},
 	}},
 	{Name: "agent_audit.session.end", Severity: plog.SeverityNumberInfo, Brief: "An agent session ended.", Attributes: []AttributeSpec{
 		{Name: "agent_audit.session.end_reason", Type: TypeString, Brief: "Why the session ended, e.g. completed, user_exit, error."},
@@ -185,6 +191,21 @@ var EventTypes = []EventType{
 	{Name: "agent_audit.error", Severity: plog.SeverityNumberError, Brief: "The agent or its harness failed.", Attributes: []AttributeSpec{
 		{Name: "error.type", Type: TypeString, Required: true, Brief: "Error class."},
 		{Name: "exception.message", Type: TypeString, Brief: "Error message."},
+	}},
+	{Name: "agent_audit.agent.notification", Severity: plog.SeverityNumberInfo, Brief: "The agent notified the person, e.g. that it waits for input or a permission. The message goes in the body.", Attributes: []AttributeSpec{
+		{Name: "agent_audit.notification.type", Type: TypeString, Brief: "Kind of notification, e.g. permission_prompt, idle_prompt."},
+		{Name: "agent_audit.notification.title", Type: TypeString, Brief: "Title of the notification."},
+	}},
+	{Name: "agent_audit.agent.stop", Severity: plog.SeverityNumberInfo, Brief: "The agent or a subagent finished its turn.", Attributes: []AttributeSpec{
+		{Name: "agent_audit.stop.hook_active", Type: TypeBool, Brief: "The agent was already continuing because a stop hook had kept it from stopping."},
+		{Name: "agent_audit.agent.transcript.path", Type: TypeString, Brief: "Transcript file of the subagent that stopped."},
+	}},
+	{Name: "agent_audit.agent.compact", Severity: plog.SeverityNumberInfo, Brief: "The agent is about to compact its context (summarize and drop history).", Attributes: []AttributeSpec{
+		{Name: "agent_audit.compact.trigger", Type: TypeString, Brief: "What started the compaction, e.g. manual, auto."},
+		{Name: "agent_audit.compact.instructions", Type: TypeString, Brief: "Instructions the person gave for the compaction."},
+	}},
+	{Name: "agent_audit.source.unmapped", Severity: plog.SeverityNumberInfo, Brief: "An event of a source that has no mapping to another event type; the source's payload goes in the body.", Attributes: []AttributeSpec{
+		{Name: "agent_audit.source.event", Type: TypeString, Required: true, Brief: "Name of the event at its source."},
 	}},
 }
 

@@ -430,6 +430,10 @@ var eventInfos = map[string]eventInfo{
 	"agent_audit.permission.decision": {"Permission decided", "agent_audit.decision", 3},
 	"agent_audit.policy.violation":    {"Policy violation", "agent_audit.policy.rule", 7},
 	"agent_audit.error":               {"Agent error", "error.type", 5},
+	"agent_audit.agent.notification":  {"Agent notification", "agent_audit.notification.type", 2},
+	"agent_audit.agent.stop":          {"Agent stopped", "agent_audit.agent.type", 2},
+	"agent_audit.agent.compact":       {"Agent context compacted", "agent_audit.compact.trigger", 2},
+	"agent_audit.source.unmapped":     {"Unmapped agent event", "agent_audit.source.event", 3},
 }
 
 // Severity returns the CEF severity (0-10) of a record: the base of its

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/agentaudit/otelcol-agentaudit/internal/testcef"
+	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
 )
 
 // ---- a strict CEF parser implementing the same rules, for the tests ----
@@ -186,7 +187,7 @@ func newDefault(t testing.TB) *CEF {
 func TestCEFToolCall(t *testing.T) {
 	res, lr := toolCall()
 	got := newDefault(t).Format(res, lr)
-	want := `CEF:0|AgentAudit|otelcol-agentaudit|1.0.0|agent_audit.tool.call|Tool call: Bash|3|` +
+	want := `CEF:0|AgentAudit|otelcol-agentaudit|` + auditrecord.SchemaVersion + `|agent_audit.tool.call|Tool call: Bash|3|` +
 		` rt=1773479647418 cat=agent_audit.tool.call act=tool.call suser=alice@example.com suid=alice@example.com` +
 		` externalId=0b8e2c1d-6f3a-4d5e-9b7c-2a1f8e4d6c30 deviceExternalId=collector-1` +
 		` cs1=5b1d8a7e-3c2f-4e9a-b6d0-91f4c2a7e830 cs1Label=sessionId cs2=claude-code cs2Label=agentName` +
@@ -245,7 +246,7 @@ func TestCEFMappingPerEventType(t *testing.T) {
 			line := f.Format(res, lr)
 			p, err := parseCEF(line)
 			require.NoError(t, err, line)
-			assert.Equal(t, []string{"CEF:0", "AgentAudit", "otelcol-agentaudit", "1.0.0", c.sig, c.name, c.sev}, p.header[:])
+			assert.Equal(t, []string{"CEF:0", "AgentAudit", "otelcol-agentaudit", auditrecord.SchemaVersion, c.sig, c.name, c.sev}, p.header[:])
 			for k, v := range c.want {
 				assert.Equal(t, v, p.ext[k], "key %s in %s", k, line)
 			}
@@ -417,7 +418,7 @@ func checkLine(t *testing.T, line, v string) {
 	if modelSanitize(v) != "" {
 		name += ": " + v
 	}
-	assert.Equal(t, [7]string{"CEF:0", "AgentAudit", "otelcol-agentaudit", "1.0.0", "agent_audit.tool.call", modelHeader(name, 512), expSev(v)}, p.header)
+	assert.Equal(t, [7]string{"CEF:0", "AgentAudit", "otelcol-agentaudit", auditrecord.SchemaVersion, "agent_audit.tool.call", modelHeader(name, 512), expSev(v)}, p.header)
 	assert.Equal(t, expectedExt(v), p.ext, "line %q", line)
 }
 
@@ -466,7 +467,7 @@ func TestCEFLognormalizer(t *testing.T) {
 			require.NoError(t, err)
 			wantName, wantExt = p.header[5], p.ext
 		}
-		assert.Equal(t, []string{"AgentAudit", "otelcol-agentaudit", "1.0.0", "agent_audit.tool.call", wantName, wantSev},
+		assert.Equal(t, []string{"AgentAudit", "otelcol-agentaudit", auditrecord.SchemaVersion, "agent_audit.tool.call", wantName, wantSev},
 			[]string{c.DeviceVendor, c.DeviceProduct, c.DeviceVersion, c.SignatureID, c.Name, c.Severity}, "line %d", n)
 		assert.Equal(t, wantExt, c.Extensions, "line %d", n)
 	}
@@ -495,7 +496,7 @@ func FuzzCEF(f *testing.F) {
 		if modelSanitize(tool) != "" {
 			name += ": " + tool
 		}
-		want := [7]string{"CEF:0", "AgentAudit", "otelcol-agentaudit", "1.0.0", "agent_audit.tool.call", modelHeader(name, 512), expSev(attr)}
+		want := [7]string{"CEF:0", "AgentAudit", "otelcol-agentaudit", auditrecord.SchemaVersion, "agent_audit.tool.call", modelHeader(name, 512), expSev(attr)}
 		if p.header != want {
 			t.Fatalf("header %q, want %q", p.header, want)
 		}

@@ -321,6 +321,10 @@ var ecsCategories = map[string]ecsCategorization{
 	"agent_audit.permission.decision":  {"event", "api", "info"},                 // type from agent_audit.decision
 	"agent_audit.policy.violation":     {"alert", "intrusion_detection", "info"}, // type from agent_audit.decision
 	"agent_audit.error":                {"event", "api", "info"},
+	"agent_audit.agent.notification":   {"event", "session", "info"},
+	"agent_audit.agent.stop":           {"event", "session", "info"},
+	"agent_audit.agent.compact":        {"event", "session", "info"},
+	"agent_audit.source.unmapped":      {"event", "api", "info"},
 	integrity.EventCheckpoint:          {"event", "database", "info"},
 	integrity.EventCheckpointTimestamp: {"event", "database", "info"},
 	integrity.EventKeyAnnouncement:     {"event", "configuration", "creation"}, // change with agent_audit.key.previous

@@ -668,6 +668,10 @@ func TestECSMappingPerEventType(t *testing.T) {
 		"agent_audit.permission.decision": {"event", "api", "info"}, // decision "ask" (last enum value)
 		"agent_audit.policy.violation":    {"alert", "intrusion_detection", "info"},
 		"agent_audit.error":               {"event", "api", "info"},
+		"agent_audit.agent.notification":  {"event", "session", "info"},
+		"agent_audit.agent.stop":          {"event", "session", "info"},
+		"agent_audit.agent.compact":       {"event", "session", "info"},
+		"agent_audit.source.unmapped":     {"event", "api", "info"},
 	}
 	require.Len(t, wantCat, len(auditrecord.EventTypes))
 	for _, et := range auditrecord.EventTypes {

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -171,7 +172,7 @@ func expectedLEEF(v string, d rune) map[string]string {
 func TestLEEFToolCall(t *testing.T) {
 	res, lr := toolCall()
 	got := newLEEF(t, "").Format(res, lr)
-	want := "LEEF:2.0|AgentAudit|otelcol-agentaudit|1.0.0|agent_audit.tool.call|x09|" +
+	want := "LEEF:2.0|AgentAudit|otelcol-agentaudit|" + auditrecord.SchemaVersion + "|agent_audit.tool.call|x09|" +
 		"devTime=Mar 14 2026 09:14:07.418 GMT\tdevTimeFormat=MMM dd yyyy HH:mm:ss.SSS z\tsev=3" +
 		"\tcat=agent_audit.tool.call\taction=tool.call\tusrName=alice@example.com\tuserId=alice@example.com" +
 		"\teventId=0b8e2c1d-6f3a-4d5e-9b7c-2a1f8e4d6c30\tcollectorId=collector-1" +
@@ -275,7 +276,7 @@ func TestLEEFMappingPerEventType(t *testing.T) {
 			ev := l.Format(res, lr)
 			p, err := parseLEEF(ev)
 			require.NoError(t, err, ev)
-			assert.Equal(t, [6]string{"LEEF:2.0", leefVendor, leefProduct, "1.0.0", c.id, "x09"}, p.header)
+			assert.Equal(t, [6]string{"LEEF:2.0", leefVendor, leefProduct, auditrecord.SchemaVersion, c.id, "x09"}, p.header)
 			want := map[string]string{"sev": c.sev, "cat": c.event, "action": strings.TrimPrefix(c.event, "agent_audit."),
 				"sessionId": "s", "collectorId": "h-1", "identHostName": "h-1"}
 			for k, v := range c.want {
@@ -323,7 +324,7 @@ func TestLEEFEscapingTable(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", delimField(d), i), func(t *testing.T) {
 				p, err := parseLEEF(ev)
 				require.NoError(t, err, "event %q", ev)
-				assert.Equal(t, [6]string{"LEEF:2.0", leefVendor, leefProduct, "1.0.0", "agent_audit.tool.call", delimField(d)}, p.header)
+				assert.Equal(t, [6]string{"LEEF:2.0", leefVendor, leefProduct, auditrecord.SchemaVersion, "agent_audit.tool.call", delimField(d)}, p.header)
 				assert.Equal(t, d, p.delim)
 				assert.Equal(t, expectedLEEF(v, d), p.attrs, "event %q", ev)
 				for k, val := range p.attrs {
@@ -364,7 +365,7 @@ func TestLEEFDelimiterForms(t *testing.T) {
 func TestLEEFConfigValidation(t *testing.T) {
 	def := DefaultLEEFConfig()
 	require.NoError(t, def.Validate())
-	assert.Equal(t, LEEFConfig{Vendor: "AgentAudit", Product: "otelcol-agentaudit", Version: "1.0.0", Delimiter: "\t"}, def)
+	assert.Equal(t, LEEFConfig{Vendor: "AgentAudit", Product: "otelcol-agentaudit", Version: auditrecord.SchemaVersion, Delimiter: "\t"}, def)
 	with := func(f func(*LEEFConfig)) LEEFConfig {
 		c := DefaultLEEFConfig()
 		f(&c)
@@ -510,7 +511,7 @@ func FuzzLEEF(f *testing.F) {
 		if id == "" {
 			id = "unknown"
 		}
-		wantH := [6]string{"LEEF:2.0", leefVendor, leefProduct, "1.0.0", leefModel(id, 0, true, 255), delimField(d)}
+		wantH := [6]string{"LEEF:2.0", leefVendor, leefProduct, auditrecord.SchemaVersion, leefModel(id, 0, true, 255), delimField(d)}
 		if p.header != wantH || p.delim != d {
 			t.Fatalf("header %q, want %q", p.header, wantH)
 		}

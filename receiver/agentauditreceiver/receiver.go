@@ -82,6 +82,7 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*agent
 func (r *agentAuditReceiver) Start(ctx context.Context, host component.Host) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc(EventsPath, r.handleEvents)
+	mux.HandleFunc(ClaudeCodeHooksPath, r.handleClaudeCodeHook)
 	var err error
 	r.server, err = r.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), r.settings.TelemetrySettings, mux,
 		confighttp.WithErrorHandler(r.errorHandler))
