@@ -38,9 +38,11 @@ import (
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"gopkg.in/yaml.v3"
 
+	"github.com/agentaudit/otelcol-agentaudit/connector/genaiconnector"
 	"github.com/agentaudit/otelcol-agentaudit/exporter/siemexporter"
 	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter"
 	"github.com/agentaudit/otelcol-agentaudit/extension/signerextension"
+	"github.com/agentaudit/otelcol-agentaudit/processor/agentnormalizeprocessor"
 	"github.com/agentaudit/otelcol-agentaudit/processor/chainprocessor"
 	"github.com/agentaudit/otelcol-agentaudit/processor/scrubprocessor"
 	"github.com/agentaudit/otelcol-agentaudit/processor/signprocessor"
@@ -54,6 +56,7 @@ var imports = []string{
 	"go.opentelemetry.io/collector/receiver/otlpreceiver",
 	"go.opentelemetry.io/collector/processor/batchprocessor",
 	"go.opentelemetry.io/collector/processor/memorylimiterprocessor",
+	"github.com/agentaudit/otelcol-agentaudit/processor/agentnormalizeprocessor",
 	"github.com/agentaudit/otelcol-agentaudit/processor/scrubprocessor",
 	"github.com/agentaudit/otelcol-agentaudit/processor/chainprocessor",
 	"github.com/agentaudit/otelcol-agentaudit/processor/signprocessor",
@@ -68,6 +71,7 @@ var imports = []string{
 	"go.opentelemetry.io/collector/extension/zpagesextension",
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension",
 	"go.opentelemetry.io/collector/connector/forwardconnector",
+	"github.com/agentaudit/otelcol-agentaudit/connector/genaiconnector",
 	"github.com/agentaudit/otelcol-agentaudit/extension/signerextension",
 }
 
@@ -79,7 +83,7 @@ func factories(t *testing.T) otelcol.Factories {
 		agentauditreceiver.NewFactory(), otlpreceiver.NewFactory())
 	require.NoError(t, err)
 	f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
-		batchprocessor.NewFactory(), memorylimiterprocessor.NewFactory(), scrubprocessor.NewFactory(),
+		batchprocessor.NewFactory(), memorylimiterprocessor.NewFactory(), agentnormalizeprocessor.NewFactory(), scrubprocessor.NewFactory(),
 		chainprocessor.NewFactory(), signprocessor.NewFactory())
 	require.NoError(t, err)
 	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
@@ -89,7 +93,7 @@ func factories(t *testing.T) otelcol.Factories {
 		filestorage.NewFactory(), healthcheckextension.NewFactory(), pprofextension.NewFactory(),
 		zpagesextension.NewFactory(), bearertokenauthextension.NewFactory(), signerextension.NewFactory())
 	require.NoError(t, err)
-	f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](forwardconnector.NewFactory())
+	f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](forwardconnector.NewFactory(), genaiconnector.NewFactory())
 	require.NoError(t, err)
 	return f
 }
