@@ -50,11 +50,11 @@ lint:
 
 ## generate: regenerate mdatagen code from each component's metadata.yaml
 generate:
-	$(GO) generate ./receiver/... ./exporter/... ./processor/... ./extension/...
+	$(GO) generate ./receiver/... ./exporter/... ./processor/... ./extension/... ./connector/...
 
 # Fails when metadata.yaml and the committed generated code disagree.
 generate-check: generate
-	@git diff --exit-code -- receiver exporter processor extension || (echo "generated code is stale: run make generate and commit"; exit 1)
+	@git diff --exit-code -- receiver exporter processor extension connector || (echo "generated code is stale: run make generate and commit"; exit 1)
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests)
