@@ -42,6 +42,7 @@ import (
 	"github.com/agentaudit/otelcol-agentaudit/exporter/siemexporter"
 	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter"
 	"github.com/agentaudit/otelcol-agentaudit/extension/signerextension"
+	"github.com/agentaudit/otelcol-agentaudit/processor/agentenrichprocessor"
 	"github.com/agentaudit/otelcol-agentaudit/processor/agentnormalizeprocessor"
 	"github.com/agentaudit/otelcol-agentaudit/processor/chainprocessor"
 	"github.com/agentaudit/otelcol-agentaudit/processor/scrubprocessor"
@@ -57,6 +58,7 @@ var imports = []string{
 	"go.opentelemetry.io/collector/processor/batchprocessor",
 	"go.opentelemetry.io/collector/processor/memorylimiterprocessor",
 	"github.com/agentaudit/otelcol-agentaudit/processor/agentnormalizeprocessor",
+	"github.com/agentaudit/otelcol-agentaudit/processor/agentenrichprocessor",
 	"github.com/agentaudit/otelcol-agentaudit/processor/scrubprocessor",
 	"github.com/agentaudit/otelcol-agentaudit/processor/chainprocessor",
 	"github.com/agentaudit/otelcol-agentaudit/processor/signprocessor",
@@ -83,7 +85,7 @@ func factories(t *testing.T) otelcol.Factories {
 		agentauditreceiver.NewFactory(), otlpreceiver.NewFactory())
 	require.NoError(t, err)
 	f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
-		batchprocessor.NewFactory(), memorylimiterprocessor.NewFactory(), agentnormalizeprocessor.NewFactory(), scrubprocessor.NewFactory(),
+		batchprocessor.NewFactory(), memorylimiterprocessor.NewFactory(), agentnormalizeprocessor.NewFactory(), agentenrichprocessor.NewFactory(), scrubprocessor.NewFactory(),
 		chainprocessor.NewFactory(), signprocessor.NewFactory())
 	require.NoError(t, err)
 	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
