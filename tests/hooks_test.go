@@ -273,6 +273,8 @@ func TestClaudeCodeHooksEndToEnd(t *testing.T) {
 	}
 	lr := records["unknown-event-session/TeammateIdle"]
 	assert.Equal(t, "agent_audit.source.unmapped", lr.EventName())
+	reason, _ := lr.Attributes().Get("agent_audit.unmapped")
+	assert.Equal(t, "unknown_event", reason.AsString(), "the reason code of docs/schema.md, Unmapped events: the convention")
 	body, err := json.Marshal(lr.Body().AsRaw())
 	require.NoError(t, err)
 	assert.JSONEq(t, unknown, string(body))

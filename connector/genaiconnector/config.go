@@ -28,7 +28,7 @@ type Config struct {
 	KeepOriginal string `mapstructure:"keep_original"`
 	// OriginalPrefix is put in front of every kept original attribute name.
 	OriginalPrefix string `mapstructure:"original_prefix"`
-	// EmitNonGenAI emits an agent_audit.unmapped record (reason not_genai)
+	// EmitNonGenAI emits an agent_audit.source.unmapped record (reason not_genai)
 	// for each span without any gen_ai.* attribute. Off by default: such
 	// spans (HTTP, database...) are not audit events; they are counted.
 	EmitNonGenAI bool `mapstructure:"emit_non_genai"`

@@ -5,8 +5,8 @@
 // connector because the conversion changes the signal: an application's
 // traces pipeline feeds it, and the audit logs pipeline (scrub, chain, sign,
 // archive) takes its records. Nothing the mapping does not know is dropped
-// silently: such spans and span events become agent_audit.unmapped records
-// that say why.
+// silently: such spans and span events become agent_audit.source.unmapped
+// records that say why (agent_audit.unmapped, a reason code).
 //
 //go:generate go tool mdatagen metadata.yaml
 package genaiconnector

@@ -206,6 +206,8 @@ var EventTypes = []EventType{
 	}},
 	{Name: "agent_audit.source.unmapped", Severity: plog.SeverityNumberInfo, Brief: "An event of a source that has no mapping to another event type; the source's payload goes in the body.", Attributes: []AttributeSpec{
 		{Name: "agent_audit.source.event", Type: TypeString, Required: true, Brief: "Name of the event at its source."},
+		{Name: "agent_audit.unmapped", Type: TypeString, Brief: "Reason code: why the event has no mapping (docs/schema.md lists the codes)."},
+		{Name: "agent_audit.unmapped_detail", Type: TypeString, Brief: "Human-readable detail of the reason."},
 	}},
 }
 

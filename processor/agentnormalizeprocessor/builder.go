@@ -12,8 +12,9 @@ import (
 	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
 )
 
-// Reason codes of unmapped records: the metric's reason label. The
-// attribute agent_audit.unmapped holds the full text.
+// Reason codes of unmapped records: the attribute agent_audit.unmapped and
+// the metric's reason label (docs/schema.md lists every component's codes).
+// The attribute agent_audit.unmapped_detail holds the full text.
 const (
 	reasonUnknownEvent     = "unknown_event"
 	reasonMissingAttribute = "missing_attribute"

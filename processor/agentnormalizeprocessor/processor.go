@@ -16,11 +16,26 @@ import (
 	"github.com/agentaudit/otelcol-agentaudit/processor/agentnormalizeprocessor/internal/metadata"
 )
 
-// Attributes this processor writes besides the schema's.
+// What this processor writes on a record of a known source that it cannot
+// map (docs/schema.md, "Unmapped events: the convention").
 const (
-	// AttrUnmapped marks a record of a known source that could not be
-	// mapped; its value is the reason.
+	// UnmappedEvent is the EventName such a record gets.
+	UnmappedEvent = "agent_audit.source.unmapped"
+	// AttrSourceEvent holds the event's name at its source, e.g.
+	// claude_code.api_refusal.
+	AttrSourceEvent = "agent_audit.source.event"
+	// AttrUnmapped holds the reason code (unknown_event, missing_attribute,
+	// wrong_type, invalid_value), the metric's reason label.
 	AttrUnmapped = "agent_audit.unmapped"
+	// AttrUnmappedDetail holds the reason in words.
+	AttrUnmappedDetail = "agent_audit.unmapped_detail"
+	// attrOrigEventName keeps a non-empty original EventName that the
+	// unmapped event name replaces (Codex writes a code location there).
+	attrOrigEventName = defaultOriginalPrefix + origEventName
+)
+
+// Attributes this processor reads besides the agents' own.
+const (
 	// attrEventName is the attribute that OpenTelemetry event emitters
 	// (Claude Code, Codex) put the event name in.
 	attrEventName = "event.name"
@@ -88,7 +103,7 @@ func (n *normalizer) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, 
 				}
 				ev, fail := n.mapRecord(src, name, lr, res)
 				if fail != nil {
-					lr.Attributes().PutStr(AttrUnmapped, fail.text)
+					markUnmapped(name, lr, fail)
 					unmapped[countKey{src, fail.code}]++
 					n.logger.Debug("agent event left unmapped", zap.String("source", src),
 						zap.String("event", name), zap.String("reason", fail.text))
@@ -116,6 +131,25 @@ func (n *normalizer) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, 
 			attribute.NewSet(attribute.String("source", k.source), attribute.String("reason", k.label))))
 	}
 	return ld, nil
+}
+
+// markUnmapped turns lr into an agent_audit.source.unmapped record: event
+// name, severity and the three attributes of the convention. Its original
+// attributes, body, time stamps, trace context and scope stay as the agent
+// sent them, so nothing is lost; it is not checked against the schema (what
+// is missing may be session.id itself).
+func markUnmapped(name string, lr plog.LogRecord, f *failure) {
+	a := lr.Attributes()
+	if orig := lr.EventName(); orig != "" && orig != name {
+		a.PutStr(attrOrigEventName, orig)
+	}
+	lr.SetEventName(UnmappedEvent)
+	sev := eventIndex[UnmappedEvent].Severity
+	lr.SetSeverityNumber(sev)
+	lr.SetSeverityText(severityText(sev))
+	a.PutStr(AttrSourceEvent, name)
+	a.PutStr(AttrUnmapped, f.code)
+	a.PutStr(AttrUnmappedDetail, f.text)
 }
 
 // setAuditScope makes dst the scope the receiver writes on audit records,

@@ -196,10 +196,13 @@ func TestCodexEventsBecomeAuditEvents(t *testing.T) {
 	}), s)
 	assert.NotContains(t, orig, "output", "tool output lives only in gen_ai.tool.call.result")
 
-	// A stream event that is no audit event passes, marked.
-	lr = one(t, recs, "codex.sse_event")
+	// A stream event that is no audit event is recorded as unmapped.
+	lr = one(t, recs, UnmappedEvent)
+	assert.Equal(t, "codex.sse_event", attr(lr, AttrSourceEvent))
+	assert.Equal(t, "unknown_event", attr(lr, AttrUnmapped))
 	assert.Equal(t, `no mapping for codex.sse_event of kind "response.created" (only response.completed and failures are audit events)`,
-		attr(lr, AttrUnmapped))
+		attr(lr, AttrUnmappedDetail))
+	assert.Equal(t, "response.created", attr(lr, "event.kind"), "original attributes stay unprefixed")
 }
 
 func attr(lr plog.LogRecord, k string) string {
@@ -217,33 +220,47 @@ func TestFixturesMatchExpectedRecords(t *testing.T) {
 	}
 }
 
-func TestMalformedAndUnexpectedPayloadsPassMarked(t *testing.T) {
+func TestMalformedAndUnexpectedPayloadsAreRecordedUnmapped(t *testing.T) {
 	in := loadFixture(t, "malformed.json")
 	n := in.LogRecordCount()
+	orig := plog.NewLogs()
+	in.CopyTo(orig)
 	out, tel := run(t, defaultConfig(), in)
 	require.Equal(t, n, out.LogRecordCount(), "nothing is dropped")
-	want := []string{
-		"no mapping for Claude Code event claude_code.telemetry_ping",
-		"required attribute session.id is missing or empty",
-		`attribute success: expected true or false, got "yes"`,
-		"attribute prompt_length: expected an integer, got a map",
-		`attribute decision: unknown value "maybe" (expected accept, reject)`,
-		"required attribute model is missing or empty",
-		"attribute source: expected a string, got an integer",
-		"no mapping for Codex event codex.websocket_event",
-		"required attribute conversation.id is missing or empty",
+	want := []struct{ event, code, detail string }{
+		{"claude_code.telemetry_ping", "unknown_event", "no mapping for Claude Code event claude_code.telemetry_ping"},
+		{"claude_code.tool_result", "missing_attribute", "required attribute session.id is missing or empty"},
+		{"claude_code.tool_result", "wrong_type", `attribute success: expected true or false, got "yes"`},
+		{"claude_code.user_prompt", "wrong_type", "attribute prompt_length: expected an integer, got a map"},
+		{"claude_code.tool_decision", "invalid_value", `attribute decision: unknown value "maybe" (expected accept, reject)`},
+		{"claude_code.api_request", "missing_attribute", "required attribute model is missing or empty"},
+		{"codex.tool_decision", "wrong_type", "attribute source: expected a string, got an integer"},
+		{"codex.websocket_event", "unknown_event", "no mapping for Codex event codex.websocket_event"},
+		{"codex.user_prompt", "missing_attribute", "required attribute conversation.id is missing or empty"},
 	}
 	lrs := out.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 	require.Equal(t, len(want), lrs.Len())
-	orig := in.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	origs := orig.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 	for i, w := range want {
 		lr := lrs.At(i)
-		assert.Equal(t, w, attr(lr, AttrUnmapped), "record %d", i)
-		// Untouched but for the mark.
-		lr.Attributes().Remove(AttrUnmapped)
-		assert.Equal(t, orig.At(i).Attributes().AsRaw(), lr.Attributes().AsRaw(), "record %d", i)
-		assert.Equal(t, "", lr.EventName())
+		assert.Equal(t, UnmappedEvent, lr.EventName(), "record %d", i)
+		assert.Equal(t, plog.SeverityNumberInfo, lr.SeverityNumber(), "record %d", i)
+		assert.Equal(t, "INFO", lr.SeverityText(), "record %d", i)
+		assert.Equal(t, w.event, attr(lr, AttrSourceEvent), "record %d", i)
+		assert.Equal(t, w.code, attr(lr, AttrUnmapped), "record %d", i)
+		assert.Equal(t, w.detail, attr(lr, AttrUnmappedDetail), "record %d", i)
+		// The original attributes stay as sent, unprefixed, beside the
+		// three of the convention; so do the body and the time stamps.
+		o := origs.At(i)
+		for _, k := range []string{AttrSourceEvent, AttrUnmapped, AttrUnmappedDetail} {
+			lr.Attributes().Remove(k)
+		}
+		assert.Equal(t, o.Attributes().AsRaw(), lr.Attributes().AsRaw(), "record %d", i)
+		assert.Equal(t, o.Body().AsRaw(), lr.Body().AsRaw(), "record %d", i)
+		assert.Equal(t, o.Timestamp(), lr.Timestamp(), "record %d", i)
 	}
+	assert.Equal(t, "fixtures", out.ResourceLogs().At(0).ScopeLogs().At(0).Scope().Name(),
+		"unmapped records stay in the agent's scope: they are not checked against the schema")
 	metadatatest.AssertEqualProcessorAgentnormalizeRecordsUnmapped(t, tel, []metricdata.DataPoint[int64]{
 		{Attributes: attribute.NewSet(attribute.String("source", "claude_code"), attribute.String("reason", "unknown_event")), Value: 1},
 		{Attributes: attribute.NewSet(attribute.String("source", "claude_code"), attribute.String("reason", "missing_attribute")), Value: 2},
@@ -312,15 +329,58 @@ func TestClaudeScopeIdentifiesUnprefixedEventName(t *testing.T) {
 	lr.Attributes().PutStr("event.timestamp", "not a time")
 	out, _ := run(t, defaultConfig(), ld)
 	got := out.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
-	assert.Equal(t, `attribute event.timestamp: expected an RFC 3339 time stamp, got "not a time"`, attr(got, AttrUnmapped))
+	assert.Equal(t, UnmappedEvent, got.EventName())
+	assert.Equal(t, "claude_code.user_prompt", attr(got, AttrSourceEvent))
+	assert.Equal(t, "invalid_value", attr(got, AttrUnmapped))
+	assert.Equal(t, `attribute event.timestamp: expected an RFC 3339 time stamp, got "not a time"`, attr(got, AttrUnmappedDetail))
+}
+
+func TestUnmappedRecordKeepsEverythingTheAgentSent(t *testing.T) {
+	for _, keep := range []KeepOriginal{KeepPrefix, KeepDrop} {
+		t.Run(string(keep), func(t *testing.T) {
+			ld := plog.NewLogs()
+			sl := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
+			sl.Scope().SetName("codex_otel")
+			lr := sl.LogRecords().AppendEmpty()
+			// Codex's tracing bridge: a code location in EventName.
+			lr.SetEventName("codex_otel::otel_event_manager")
+			lr.SetSeverityNumber(plog.SeverityNumberDebug)
+			lr.Attributes().PutStr("event.name", "codex.websocket_request")
+			lr.Attributes().PutStr("conversation.id", codexConv)
+			lr.Attributes().PutStr("prompt", "raw text the agent sent")
+			lr.Body().SetStr("websocket request")
+			cfg := defaultConfig()
+			cfg.KeepOriginal = keep
+			out, _ := run(t, cfg, ld)
+			got := out.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+			assert.Equal(t, UnmappedEvent, got.EventName())
+			assert.Equal(t, plog.SeverityNumberInfo, got.SeverityNumber())
+			assert.Equal(t, map[string]any{
+				"event.name":                    "codex.websocket_request",
+				"conversation.id":               codexConv,
+				"prompt":                        "raw text the agent sent",
+				"agent_audit.source.event":      "codex.websocket_request",
+				"agent_audit.source.event_name": "codex_otel::otel_event_manager",
+				"agent_audit.unmapped":          "unknown_event",
+				"agent_audit.unmapped_detail":   "no mapping for Codex event codex.websocket_request",
+			}, got.Attributes().AsRaw())
+			assert.Equal(t, "websocket request", got.Body().Str())
+
+			// A second collector leaves the record as it is.
+			again := plog.NewLogs()
+			out.CopyTo(again)
+			twice, _ := run(t, cfg, again)
+			assert.Equal(t, out, twice)
+		})
+	}
 }
 
 func TestEveryMappedRecordIsValidUnderTheSchema(t *testing.T) {
 	for _, f := range []string{"claude_code.json", "codex.json"} {
 		out, _ := run(t, defaultConfig(), loadFixture(t, f))
 		for name, lrs := range records(out) {
-			if !strings.HasPrefix(name, "agent_audit.") {
-				continue
+			if !strings.HasPrefix(name, "agent_audit.") || name == UnmappedEvent {
+				continue // not mapped: checked by the unmapped tests
 			}
 			for _, lr := range lrs {
 				s, _ := mapped(lr)

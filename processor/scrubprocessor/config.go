@@ -130,13 +130,22 @@ type HMACConfig struct {
 // Content attributes and bodies by default: what a person or a model wrote
 // and what a tool returned. Tool arguments stay (scrubbed): they are the
 // evidence of what the agent did.
+//
+// agent_audit.source.unmapped carries a source's raw payload in its body
+// (a hook payload, a whole GenAI span: prompts, messages, tool output).
+// prompt and output are the Claude Code / Codex OTLP attributes of the
+// prompt and the tool output, which stay on a record the agentnormalize
+// processor cannot map. agent_audit.compact.instructions is what the person
+// told the agent for a compaction (a Claude Code hook field).
 var (
 	defaultContentEvents = []string{
 		"agent_audit.prompt", "agent_audit.model.request", "agent_audit.model.response", "agent_audit.tool.result",
+		"agent_audit.source.unmapped",
 	}
 	defaultContentAttributes = []string{
 		"gen_ai.tool.call.result", "gen_ai.input.messages", "gen_ai.output.messages",
 		"gen_ai.system_instructions", "gen_ai.prompt", "gen_ai.completion",
+		"prompt", "output", "agent_audit.compact.instructions",
 	}
 )
 

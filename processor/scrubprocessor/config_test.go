@@ -27,6 +27,11 @@ func TestLoadConfig(t *testing.T) {
 		assert.ErrorContains(t, err, "hmac: content.action hmac (the default: prompts and tool output become keyed digests) needs a key")
 		assert.Equal(t, ContentHMAC, cfg.Content.Action)
 		assert.Equal(t, defaultContentEvents, cfg.Content.BodyOfEvents)
+		assert.Contains(t, cfg.Content.BodyOfEvents, "agent_audit.source.unmapped")
+		assert.Equal(t, defaultContentAttributes, cfg.Content.Attributes)
+		for _, a := range []string{"prompt", "output", "agent_audit.compact.instructions"} {
+			assert.Contains(t, cfg.Content.Attributes, a)
+		}
 		assert.True(t, cfg.ResourceAttributes)
 		assert.Equal(t, "agent_audit.scrub.findings", cfg.ReportAttribute)
 		for _, typ := range []string{"github_pat", "pii_email", "pii_phone", "password_assignment"} {

@@ -36,7 +36,16 @@ const claudeCodeFieldPrefix = "claude_code."
 // unmappedEventType records a hook event that has no mapping, with the whole
 // payload as body: recorded rather than refused, because Claude Code adds
 // events faster than this mapping and a dropped event is a hole in the trail.
-const unmappedEventType = "agent_audit.source.unmapped"
+// The record follows the convention of docs/schema.md ("Unmapped events: the
+// convention"): agent_audit.source.event is the hook name,
+// agent_audit.unmapped the reason code, agent_audit.unmapped_detail the text.
+const (
+	unmappedEventType     = "agent_audit.source.unmapped"
+	unmappedAttr          = "agent_audit.unmapped"
+	unmappedDetailAttr    = "agent_audit.unmapped_detail"
+	unmappedReasonUnknown = "unknown_event"
+	unmappedDetailPrefix  = "no mapping for Claude Code hook event "
+)
 
 type fieldKind int
 
@@ -316,6 +325,8 @@ func translateClaudeCodeHook(body []byte) (*hookTranslation, []auditrecord.Probl
 	if !known {
 		// The whole payload, common fields included, exactly as sent.
 		bodyRaw, bodyFrom = bytes.TrimSpace(body), ""
+		b.attr(unmappedAttr, jsonString(unmappedReasonUnknown), "hook_event_name")
+		b.attr(unmappedDetailAttr, jsonString(unmappedDetailPrefix+eventName), "hook_event_name")
 	}
 	derive(eventName, values, b)
 	b.buf.WriteByte('}')

@@ -167,10 +167,12 @@ func TestClaudeCodeUnknownEventIsRecordedWithItsPayload(t *testing.T) {
 		EventName:    "agent_audit.source.unmapped",
 		SeverityText: "INFO",
 		Attributes: map[string]json.RawMessage{
-			"gen_ai.agent.name":         json.RawMessage(`"claude-code"`),
-			"session.id":                json.RawMessage(`"s-1"`),
-			"process.working_directory": json.RawMessage(`"/home/alice/project"`),
-			"agent_audit.source.event":  json.RawMessage(`"TeammateIdle"`),
+			"gen_ai.agent.name":           json.RawMessage(`"claude-code"`),
+			"session.id":                  json.RawMessage(`"s-1"`),
+			"process.working_directory":   json.RawMessage(`"/home/alice/project"`),
+			"agent_audit.source.event":    json.RawMessage(`"TeammateIdle"`),
+			"agent_audit.unmapped":        json.RawMessage(`"unknown_event"`),
+			"agent_audit.unmapped_detail": json.RawMessage(`"no mapping for Claude Code hook event TeammateIdle"`),
 		},
 		// The nested null is kept as an empty value, which AsRaw reads as nil.
 		Body: json.RawMessage(payload),

@@ -69,7 +69,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ConnectorGenaiRecordsUnmapped, err = builder.meter.Int64Counter(
 		"otelcol_connector_genai_records_unmapped",
-		metric.WithDescription("Records emitted as agent_audit.unmapped (spans or span events the mapping does not know), per reason. [Development]"),
+		metric.WithDescription("Records emitted as agent_audit.source.unmapped (spans or span events the mapping does not know), per reason. [Development]"),
 		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)

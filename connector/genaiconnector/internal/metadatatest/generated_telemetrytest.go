@@ -40,7 +40,7 @@ func AssertEqualConnectorGenaiRecordsEmitted(t *testing.T, tt *componenttest.Tel
 func AssertEqualConnectorGenaiRecordsUnmapped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_connector_genai_records_unmapped",
-		Description: "Records emitted as agent_audit.unmapped (spans or span events the mapping does not know), per reason. [Development]",
+		Description: "Records emitted as agent_audit.source.unmapped (spans or span events the mapping does not know), per reason. [Development]",
 		Unit:        "{record}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

@@ -67,7 +67,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorAgentnormalizeRecordsUnmapped, err = builder.meter.Int64Counter(
 		"otelcol_processor_agentnormalize_records_unmapped",
-		metric.WithDescription("Agent telemetry records passed on unmapped (marked agent_audit.unmapped), per source and reason. [Development]"),
+		metric.WithDescription("Agent telemetry records passed on as agent_audit.source.unmapped (reason code in agent_audit.unmapped), per source and reason. [Development]"),
 		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)

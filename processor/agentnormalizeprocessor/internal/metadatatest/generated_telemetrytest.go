@@ -40,7 +40,7 @@ func AssertEqualProcessorAgentnormalizeRecordsNormalized(t *testing.T, tt *compo
 func AssertEqualProcessorAgentnormalizeRecordsUnmapped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_agentnormalize_records_unmapped",
-		Description: "Agent telemetry records passed on unmapped (marked agent_audit.unmapped), per source and reason. [Development]",
+		Description: "Agent telemetry records passed on as agent_audit.source.unmapped (reason code in agent_audit.unmapped), per source and reason. [Development]",
 		Unit:        "{record}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
