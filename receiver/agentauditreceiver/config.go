@@ -31,6 +31,10 @@ type Config struct {
 	// RetryAfter is the delay sent in Retry-After with 429 and 503 answers.
 	RetryAfter time.Duration `mapstructure:"retry_after"`
 
+	// Transcripts tails agent session files (transcripts.go); off while
+	// include is empty.
+	Transcripts TranscriptsConfig `mapstructure:"transcripts"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -54,6 +58,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.RetryAfter < time.Second {
 		errs = append(errs, fmt.Errorf("retry_after must be at least 1s, got %s", cfg.RetryAfter))
+	}
+	if err := cfg.Transcripts.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("transcripts: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -36,6 +36,7 @@ func createDefaultConfig() component.Config {
 		MaxNestingDepth:     auditrecord.DefaultLimits.MaxDepth,
 		MaxKeysPerObject:    auditrecord.DefaultLimits.MaxKeys,
 		RetryAfter:          time.Second,
+		Transcripts:         defaultTranscriptsConfig(),
 	}
 }
 

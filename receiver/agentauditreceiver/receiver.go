@@ -50,6 +50,9 @@ type agentAuditReceiver struct {
 
 	server *http.Server
 	wg     sync.WaitGroup
+
+	// tailer reads agent transcripts (transcripts.go); nil when off.
+	tailer *transcriptTailer
 }
 
 func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*agentAuditReceiver, error) {
@@ -101,6 +104,9 @@ func (r *agentAuditReceiver) Start(ctx context.Context, host component.Host) err
 			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
 		}
 	}()
+	if r.cfg.Transcripts.Enabled() {
+		return r.startTranscripts(ctx, host)
+	}
 	return nil
 }
 
@@ -111,6 +117,12 @@ func (r *agentAuditReceiver) Shutdown(ctx context.Context) error {
 		// acknowledged after the pipeline behind it has stopped.
 		err = r.server.Shutdown(ctx)
 		r.wg.Wait()
+	}
+	if r.tailer != nil {
+		// After the server: like a request in flight, the batch in flight
+		// is finished and its offset committed before the pipeline stops.
+		err = errors.Join(err, r.tailer.shutdown(ctx))
+		r.tailer = nil
 	}
 	r.telemetry.Shutdown()
 	return err
