@@ -85,6 +85,7 @@ bench: build
 	$(GO) test -run '^$$' -bench SlowSigner -benchtime 3s ./processor/signprocessor
 	$(GO) test -run '^$$' -bench BenchmarkScrub -benchtime 2s -count 3 ./processor/scrubprocessor
 	$(GO) test -run '^$$' -bench TPMSign -benchtime 3s ./extension/signerextension
+	$(GO) test -run '^$$' -bench 'Normalize|GenAISpans|ClaudeCodeHook' -benchtime 2s -cpu 1 ./processor/agentnormalizeprocessor ./connector/genaiconnector ./receiver/agentauditreceiver
 	GOMAXPROCS=1 $(GO) test -run '^$$' -bench . -benchtime 5x ./cmd/auditctl
 	AGENTAUDIT_BIN=$(abspath $(BIN)) $(GO) test -run '^$$' -bench . -benchtime 3x -count 1 ./tests/
 
