@@ -2,6 +2,7 @@ package agentauditreceiver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -204,13 +205,21 @@ func (r *agentAuditReceiver) handleClaudeCodeHook(w http.ResponseWriter, req *ht
 	})
 }
 
+// hookConsumeTimeout bounds the wait on the pipeline for one hook: Claude
+// Code waits for the answer before it goes on (up to the hook's timeout,
+// minutes when unset), so a pipeline that does not return is answered 503
+// well within the 5 s timeout of docs/agents.md instead of holding it up.
+var hookConsumeTimeout = 3 * time.Second
+
 // consumeHook hands the record on as the native API does (same 429/503 and
 // Retry-After). Success is a 2xx with an empty body: Claude Code reads that
 // as "no decision", exactly like a command hook that exits 0 and prints
 // nothing, so the collector can never block or deny an action by its answer.
 func (r *agentAuditReceiver) consumeHook(w http.ResponseWriter, req *http.Request, logs plog.Logs) {
 	n := logs.LogRecordCount()
-	ctx := r.obsrecv.StartLogsOp(req.Context())
+	bounded, cancel := context.WithTimeout(req.Context(), hookConsumeTimeout)
+	defer cancel()
+	ctx := r.obsrecv.StartLogsOp(bounded)
 	err := r.next.ConsumeLogs(ctx, logs)
 	r.obsrecv.EndLogsOp(ctx, hooksFormat, n, err)
 	if err != nil {

@@ -226,6 +226,10 @@ type tailedFile struct {
 	// marker, when set, is recorded before the next lines: why the file is
 	// read again from its beginning.
 	marker *fileMarker
+	// behind says the last drain stopped at maxBatchesPerFile with lines
+	// left: the handle stays open (no idle close, no prune when gone) until
+	// the file is read to its end.
+	behind bool
 }
 
 type fileMarker struct {
@@ -242,6 +246,10 @@ type transcriptTailer struct {
 	include, exclude []string
 	files            map[string]*tailedFile
 	firstPoll        bool
+	// atStart holds the keys of the files present at the first poll and
+	// not registered yet (start_at end applies to them only): a first poll
+	// cut short by a refused batch must not make later files start at end.
+	atStart map[string]bool
 
 	// stop ends the loop between batches; consumeCtx is cancelled only when
 	// Shutdown's own deadline passes, so that the batch in flight at a
@@ -326,9 +334,10 @@ func (t *transcriptTailer) load(ctx context.Context) error {
 		}
 		t.files[k] = &tailedFile{key: k, state: st, stored: true, lastSize: -1, closedSize: -1}
 	}
-	// With saved offsets, the collector ran before: a file without one
+	// With a saved index (written at the end of the first poll, even with
+	// no file), the collector ran before: a file without an offset
 	// appeared while it was down and is read from its beginning.
-	t.firstPoll = len(t.files) == 0
+	t.firstPoll = false
 	return nil
 }
 
@@ -438,6 +447,9 @@ func (t *transcriptTailer) poll() error {
 	for _, s := range seen {
 		present[s.key] = true
 	}
+	if t.firstPoll {
+		t.atStart, t.firstPoll = present, false
+	}
 	// Files gone from the globs first: a rotated file's last lines come
 	// before the first lines of the file that replaced it.
 	var gone []*tailedFile
@@ -459,7 +471,12 @@ func (t *transcriptTailer) poll() error {
 				if err := t.drain(f, fi); err != nil {
 					return err
 				}
+			} else {
+				f.behind = false
 			}
+		}
+		if f.behind {
+			continue // more lines than one poll reads: drained on, not forgotten
 		}
 		t.prune(f)
 	}
@@ -471,7 +488,7 @@ func (t *transcriptTailer) poll() error {
 		if f == nil {
 			f = &tailedFile{key: s.key, state: fileState{Path: s.path}, lastSize: -1, closedSize: -1}
 			f.state.Dev, f.state.Ino = fileID(s.info)
-			if t.firstPoll && t.cfg.StartAt == StartAtEnd {
+			if t.atStart[s.key] && t.cfg.StartAt == StartAtEnd {
 				if err := t.openAt(f, s.path); err == nil {
 					f.state.Offset = lastLineEnd(f.fh, s.info.Size(), int64(t.cfg.MaxLineSize))
 					f.state.FP, f.state.FPLen = fingerprint(f.fh, fingerprintSize)
@@ -481,6 +498,7 @@ func (t *transcriptTailer) poll() error {
 				}
 			}
 			t.files[s.key] = f
+			delete(t.atStart, s.key)
 		}
 		if f.state.Path != s.path {
 			t.logger.Debug("Transcript renamed", zap.String("from", f.state.Path), zap.String("to", s.path))
@@ -489,11 +507,18 @@ func (t *transcriptTailer) poll() error {
 		if err := t.drain(f, s.info); err != nil {
 			return err
 		}
-		if f.fh != nil && time.Since(f.lastGrowth) > idleClose {
+		if f.fh != nil && !f.behind && time.Since(f.lastGrowth) > idleClose {
 			t.closeFile(f)
 		}
 	}
-	t.firstPoll = false
+	if t.atStart != nil {
+		// The first poll is done: saving the index, even empty, tells the
+		// next start that start_at end is behind it.
+		if err := t.client.Batch(context.WithoutCancel(t.consumeCtx), t.indexOp()); err != nil {
+			t.logger.Warn("Cannot save the transcripts index", zap.Error(err))
+		}
+		t.atStart = nil
+	}
 	t.flushDirty()
 	return nil
 }
@@ -602,8 +627,10 @@ func (t *transcriptTailer) drain(f *tailedFile, fi os.FileInfo) error {
 		t.restart(f, "transcript.truncated", "truncated",
 			fmt.Sprintf("file shrank to %d bytes below the offset %d: read again from its beginning", size, f.state.Offset))
 	}
+	f.behind = false
 	for range maxBatchesPerFile {
 		if t.stopping() {
+			f.behind = true // not read to its end: a gone file is not forgotten
 			return nil
 		}
 		lines, end := readLines(f.fh, f.state.Offset, t.cfg.MaxLineSize, t.cfg.MaxBatchLines)
@@ -617,6 +644,7 @@ func (t *transcriptTailer) drain(f *tailedFile, fi os.FileInfo) error {
 			return nil
 		}
 	}
+	f.behind = true
 	return nil
 }
 
@@ -744,6 +772,10 @@ func readLines(fh io.ReaderAt, offset int64, maxLine, maxLines int) ([]rawLine, 
 	pos, end := offset, offset
 	var cur []byte
 	var curLen int64
+	// lastCR says the line's last byte so far is "\r": a CRLF ending is not
+	// content, neither in data nor in length (else every CRLF line would
+	// look longer than max_line_size).
+	lastCR := false
 	batchBytes := 0
 	buf := make([]byte, 64<<10)
 	for {
@@ -759,16 +791,23 @@ func readLines(fh io.ReaderAt, offset int64, maxLine, maxLines int) ([]rawLine, 
 				cur = append(cur, part[:min(room, len(part))]...)
 			}
 			curLen += int64(len(part))
+			if len(part) > 0 {
+				lastCR = part[len(part)-1] == '\r'
+			}
 			if i < 0 {
 				pos += int64(len(chunk))
 				break
 			}
 			pos += int64(i + 1)
 			chunk = chunk[i+1:]
-			lines = append(lines, rawLine{offset: end, data: bytes.TrimSuffix(cur, []byte{'\r'}), length: curLen})
+			if lastCR {
+				curLen--
+				cur = cur[:min(int64(len(cur)), curLen)]
+			}
+			lines = append(lines, rawLine{offset: end, data: cur, length: curLen})
 			batchBytes += len(cur)
 			end = pos
-			cur, curLen = nil, 0
+			cur, curLen, lastCR = nil, 0, false
 			if len(lines) >= maxLines || batchBytes >= maxBatchBytes {
 				return lines, end
 			}
@@ -1044,6 +1083,11 @@ func (m *lineMapper) mapLine(l rawLine, maxLine int) {
 		return
 	case !ok:
 		m.unmapped(l, sourceEventLine, reasonWrongType, `"type" must be a string, got `+top.kind("type"), l.data, 0)
+		return
+	case strings.TrimSpace(typ) == "":
+		// The type becomes agent_audit.source.event, which the schema
+		// requires non-blank: a blank type names no event, like none.
+		m.unmapped(l, sourceEventLine, reasonMissingAttr, `the line's "type" is empty`, l.data, 0)
 		return
 	}
 	ts := lineTime(top)
