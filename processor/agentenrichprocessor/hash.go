@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -44,17 +45,31 @@ type hasher struct {
 	allowed  []string // cleaned
 	excluded []string // cleaned
 	maxSize  int64
+	// afterResolve, when set, runs once the path is resolved and checked:
+	// tests change the tree there, as a racing process could.
+	afterResolve func()
 }
 
 func newHasher(cfg *Config) *hasher {
 	h := &hasher{maxSize: cfg.MaxFileSize}
-	for _, p := range cfg.AllowedPaths {
-		h.allowed = append(h.allowed, filepath.Clean(p))
-	}
-	for _, p := range cfg.ExcludedPaths {
-		h.excluded = append(h.excluded, filepath.Clean(p))
-	}
+	h.allowed = withResolved(cfg.AllowedPaths)
+	h.excluded = withResolved(cfg.ExcludedPaths)
 	return h
+}
+
+// withResolved cleans the directories and adds, for one named through a
+// symbolic link, where it leads: resolved file paths are compared with
+// them, and /var/run excluded must exclude /run too.
+func withResolved(dirs []string) []string {
+	var out []string
+	for _, p := range dirs {
+		c := filepath.Clean(p)
+		out = append(out, c)
+		if r, err := filepath.EvalSymlinks(c); err == nil && r != c {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // below tells whether path is dir or inside it, by whole path components:
@@ -104,6 +119,9 @@ func (h *hasher) hash(ctx context.Context, path string) fileResult {
 	if !h.permitted(resolved) {
 		return fileResult{status: StatusNotAllowed}
 	}
+	if h.afterResolve != nil {
+		h.afterResolve()
+	}
 	// Stat before opening: opening a FIFO blocks, and opening a device can
 	// have effects (a watchdog arms, a tape rewinds).
 	fi, err := os.Lstat(resolved)
@@ -125,6 +143,9 @@ func (h *hasher) hash(ctx context.Context, path string) fileResult {
 		return fileResult{status: errStatus(err)}
 	}
 	defer f.Close()
+	if !h.openedPermitted(f, resolved) {
+		return fileResult{status: StatusNotAllowed}
+	}
 	ofi, err := f.Stat()
 	if err != nil {
 		return fileResult{status: errStatus(err)}
@@ -166,6 +187,33 @@ func (h *hasher) hash(ctx context.Context, path string) fileResult {
 		return fileResult{status: StatusTooLarge}
 	}
 	return fileResult{sha256: hex.EncodeToString(sum.Sum(nil)), size: n, sizeKnown: true}
+}
+
+// openedPermitted checks where the open file really is. O_NOFOLLOW guards
+// the last component only: a directory of the path swapped for a symbolic
+// link after EvalSymlinks would lead the open out of the allowed tree.
+// Linux names the open file in /proc/self/fd; elsewhere the path is
+// resolved again and must still be the file that was opened.
+func (h *hasher) openedPermitted(f *os.File, resolved string) bool {
+	if rc, err := f.SyscallConn(); err == nil {
+		var real string
+		var rerr error
+		if err := rc.Control(func(fd uintptr) {
+			real, rerr = os.Readlink("/proc/self/fd/" + strconv.FormatUint(uint64(fd), 10))
+		}); err == nil && rerr == nil && filepath.IsAbs(real) {
+			return h.permitted(strings.TrimSuffix(real, " (deleted)"))
+		}
+	}
+	again, err := filepath.EvalSymlinks(resolved)
+	if err != nil || again != resolved {
+		return false
+	}
+	fi, err := os.Lstat(resolved)
+	if err != nil {
+		return false
+	}
+	ofi, err := f.Stat()
+	return err == nil && os.SameFile(fi, ofi)
 }
 
 // errStatus classifies a file system error.

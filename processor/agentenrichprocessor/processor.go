@@ -3,6 +3,7 @@ package agentenrichprocessor
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -57,8 +58,10 @@ type enricher struct {
 	// hashFn hashes one file; tests replace it to stand for a slow disk.
 	hashFn   func(ctx context.Context, path string) fileResult
 	inflight chan struct{}
-	tb       *metadata.TelemetryBuilder
-	logger   *zap.Logger
+	// stuck counts the hashing goroutines whose batch stopped waiting.
+	stuck  atomic.Int64
+	tb     *metadata.TelemetryBuilder
+	logger *zap.Logger
 }
 
 func newEnricher(cfg *Config, set processor.Settings) (*enricher, error) {
@@ -334,18 +337,35 @@ func (e *enricher) hashAll(ctx context.Context, paths []string) []fileResult {
 			zap.Duration("hash_timeout", e.cfg.HashTimeout))
 		return out
 	}
+	hctx, cancel := context.WithTimeout(ctx, e.cfg.HashTimeout)
+	defer cancel()
 	select {
 	case e.inflight <- struct{}{}:
 	default:
-		return timeoutAll(nil)
+		// Every slot is taken. Batches merely in progress free theirs soon,
+		// so wait for one within this batch's hash_timeout; only when every
+		// slot is held by a goroutine its batch gave up on is none coming.
+		if e.stuck.Load() >= maxStuckHashers {
+			return timeoutAll(nil)
+		}
+		select {
+		case e.inflight <- struct{}{}:
+		case <-hctx.Done():
+			return timeoutAll(nil)
+		}
 	}
-	hctx, cancel := context.WithTimeout(ctx, e.cfg.HashTimeout)
-	defer cancel()
+	// state: 0 running, 1 finished, 2 given up on by its batch (stuck).
+	var state atomic.Int32
 	// Buffered for every result: the goroutine never blocks on a receiver
 	// that stopped waiting.
 	results := make(chan indexedResult, len(paths))
 	go func() {
-		defer func() { <-e.inflight }()
+		defer func() {
+			if !state.CompareAndSwap(0, 1) {
+				e.stuck.Add(-1)
+			}
+			<-e.inflight
+		}()
 		for i, p := range paths {
 			if hctx.Err() != nil {
 				return
@@ -359,6 +379,9 @@ func (e *enricher) hashAll(ctx context.Context, paths []string) []fileResult {
 		case r := <-results:
 			out[r.i], done[r.i] = r.r, true
 		case <-hctx.Done():
+			if state.CompareAndSwap(0, 2) {
+				e.stuck.Add(1)
+			}
 			return timeoutAll(done)
 		}
 	}

@@ -265,7 +265,7 @@ func (n *normalizer) keepOriginal(lr, ev plog.LogRecord, moved map[string]bool) 
 		if moved[k] {
 			continue
 		}
-		v.CopyTo(dst.PutEmpty(n.prefix + k))
+		v.CopyTo(dst.PutEmpty(n.keptName(dst, k)))
 	}
 	if lr.Body().Type() != pcommon.ValueTypeEmpty {
 		lr.Body().CopyTo(dst.PutEmpty(n.prefix + origBody))
@@ -274,6 +274,31 @@ func (n *normalizer) keepOriginal(lr, ev plog.LogRecord, moved map[string]bool) 
 		dst.PutStr(n.prefix+origEventName, lr.EventName())
 	}
 }
+
+// keptName is where the original attribute k is kept. A prefixed name that
+// the schema defines (agent_audit.source.event), that the mapping wrote, or
+// that holds the original body or EventName would pass for, or be
+// overwritten by, something else: such an original moves one level down,
+// as in the genai connector.
+func (n *normalizer) keptName(dst pcommon.Map, k string) string {
+	name := n.prefix + k
+	_, taken := dst.Get(name)
+	if taken || schemaNames[name] || k == origBody || k == origEventName {
+		return n.prefix + "attributes." + k
+	}
+	return name
+}
+
+// schemaNames are the attribute names the schema defines on any event type.
+var schemaNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range eventIndex {
+		for name := range s.attrs {
+			m[name] = true
+		}
+	}
+	return m
+}()
 
 func severityText(s plog.SeverityNumber) string {
 	switch {
