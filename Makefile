@@ -67,6 +67,7 @@ e2e: build
 # per new input, spends a short run minimizing instead of fuzzing) and works
 # around Go 1.26's spurious deadline failure at the fuzztime boundary.
 fuzz:
+	scripts/fuzz.sh ./connector/genaiconnector FuzzGenAISpans $(FUZZTIME)
 	scripts/fuzz.sh ./pkg/archive FuzzDecodeObject $(FUZZTIME)
 	scripts/fuzz.sh ./pkg/auditrecord FuzzDecode $(FUZZTIME)
 	scripts/fuzz.sh ./pkg/integrity FuzzCanonical $(FUZZTIME)
@@ -77,7 +78,10 @@ fuzz:
 	scripts/fuzz.sh ./pkg/siem FuzzCEF $(FUZZTIME)
 	scripts/fuzz.sh ./pkg/siem FuzzECS $(FUZZTIME)
 	scripts/fuzz.sh ./pkg/siem FuzzLEEF $(FUZZTIME)
+	scripts/fuzz.sh ./processor/agentnormalizeprocessor FuzzAgentNormalize $(FUZZTIME)
 	scripts/fuzz.sh ./processor/scrubprocessor FuzzScrub $(FUZZTIME)
+	scripts/fuzz.sh ./receiver/agentauditreceiver FuzzClaudeCodeHook $(FUZZTIME)
+	scripts/fuzz.sh ./receiver/agentauditreceiver FuzzTranscriptLine $(FUZZTIME)
 
 ## bench: receiver-to-archive benchmark (events/s and CPU per event)
 bench: build

@@ -55,6 +55,10 @@ const (
 // still needs a stream.
 const unknownSession = "unknown"
 
+// unknownSourceEvent is the agent_audit.source.event of an unmapped record
+// whose span or span event has a blank name.
+const unknownSourceEvent = "unknown"
+
 // opMapping says which audit events one gen_ai.operation.name becomes and
 // which span attributes each of the two records takes.
 type opMapping struct {
@@ -448,7 +452,7 @@ func (cv *converter) unmappedSpan(out plog.LogRecordSlice, span ptrace.Span, ses
 	}
 	lr := cv.newRecord(out, unmappedEvent, ts, span, session)
 	a := lr.Attributes()
-	a.PutStr(sourceEventAttr, span.Name())
+	a.PutStr(sourceEventAttr, sourceEventName(span.Name()))
 	a.PutStr(unmappedAttr, reason)
 	a.PutStr(unmappedDetail, detail)
 	copyStrings(span.Attributes(), a)
@@ -481,13 +485,23 @@ func (cv *converter) unmappedEvent(out plog.LogRecordSlice, span ptrace.Span, ev
 	}
 	lr := cv.newRecord(out, unmappedEvent, ts, span, session)
 	a := lr.Attributes()
-	a.PutStr(sourceEventAttr, ev.Name())
+	a.PutStr(sourceEventAttr, sourceEventName(ev.Name()))
 	a.PutStr(unmappedAttr, reason)
 	a.PutStr(unmappedDetail, detail)
 	copyStrings(span.Attributes(), a)
 	a.PutStr(spanAttrPrefix+"name", span.Name())
 	eventBody(lr.Body().SetEmptyMap(), ev)
 	cv.stats.unmapped[reason]++
+}
+
+// sourceEventName is what agent_audit.source.event holds for a span or span
+// event name: the schema requires the attribute non-blank, so a nameless one
+// is "unknown" there (the body keeps the name as sent).
+func sourceEventName(name string) string {
+	if strings.TrimSpace(name) == "" {
+		return unknownSourceEvent
+	}
+	return name
 }
 
 func eventBody(m pcommon.Map, ev ptrace.SpanEvent) {
