@@ -14,9 +14,10 @@ GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not
 # swtpm-tools, tpm2-tools (independent TPM checks), openssl (the local
 # RFC 3161 time-stamp authority), liblognorm-utils (lognormalizer, the strict
 # CEF parser the CEF formatter is checked with), syslog-ng-core (syslog-ng,
-# the syslog server the SIEM exporter's syslog transport is checked against).
-# Each entry is command:package.
-TEST_TOOLS := swtpm:swtpm swtpm_setup:swtpm-tools tpm2_createprimary:tpm2-tools openssl:openssl lognormalizer:liblognorm-utils syslog-ng:syslog-ng-core
+# the syslog server the SIEM exporter's syslog transport is checked against),
+# nodejs and npm (to install and run the real Claude Code and Codex the
+# agent tests use). Each entry is command:package.
+TEST_TOOLS := swtpm:swtpm swtpm_setup:swtpm-tools tpm2_createprimary:tpm2-tools openssl:openssl lognormalizer:liblognorm-utils syslog-ng:syslog-ng-core node:nodejs npm:npm
 
 ## build: the collector binary, with ocb pinned in go.mod (go tool builder), and auditctl
 build:
@@ -32,9 +33,10 @@ run: build
 ## test: everything CI runs: lint, generated code, unit, end-to-end and fuzz tests
 test: deps lint generate-check unit e2e fuzz
 
-## deps: install the Debian packages of TEST_TOOLS that are missing, and build
+## deps: install the Debian packages of TEST_TOOLS that are missing, build
 ## the S3 test servers (MinIO, versitygw) pinned in scripts/test-servers.sh
-## into the test cache; the MinIO build takes ~3.5 min, once.
+## into the test cache (the MinIO build takes ~3.5 min, once), and install
+## the real agents pinned in scripts/test-agents.sh (Claude Code, Codex; npm).
 deps:
 	@missing=""; for tp in $(TEST_TOOLS); do command -v $${tp%%:*} >/dev/null || missing="$$missing $${tp#*:}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -43,6 +45,7 @@ deps:
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@scripts/test-servers.sh
+	@scripts/test-agents.sh
 
 lint:
 	@bad=$$(gofmt -l $(GOFILES)); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
