@@ -2,6 +2,7 @@ package genaiconnector
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -131,38 +132,6 @@ var legacyInputEvents = map[string]bool{
 	"gen_ai.assistant.message": true, "gen_ai.tool.message": true,
 }
 
-// The schema tables of pkg/auditrecord, indexed: types of every attribute
-// name the schema defines, and per event type its severity and required
-// attributes.
-var (
-	schemaSpecs    = map[string]auditrecord.AttributeSpec{}
-	eventSeverity  = map[string]plog.SeverityNumber{}
-	eventRequired  = map[string][]string{}
-	commonRequired []string
-)
-
-func init() {
-	for _, a := range auditrecord.CommonAttributes {
-		schemaSpecs[a.Name] = a
-		if a.Required {
-			commonRequired = append(commonRequired, a.Name)
-		}
-	}
-	for _, et := range auditrecord.EventTypes {
-		eventSeverity[et.Name] = et.Severity
-		req := slices.Clone(commonRequired)
-		for _, a := range et.Attributes {
-			if _, ok := schemaSpecs[a.Name]; !ok {
-				schemaSpecs[a.Name] = a
-			}
-			if a.Required {
-				req = append(req, a.Name)
-			}
-		}
-		eventRequired[et.Name] = req
-	}
-}
-
 type stats struct {
 	converted map[string]int64
 	unmapped  map[string]int64
@@ -235,7 +204,7 @@ func (cv *converter) span(span ptrace.Span, out plog.LogRecordSlice) {
 		return
 	}
 	if opv.Type() != pcommon.ValueTypeStr {
-		cv.unmappedSpan(out, span, session, reasonWrongType, "gen_ai.operation.name must be a string, got "+kind(opv))
+		cv.unmappedSpan(out, span, session, reasonWrongType, "gen_ai.operation.name must be a string, got "+auditrecord.Kind(opv))
 		return
 	}
 	op := opv.Str()
@@ -430,8 +399,11 @@ func (cv *converter) newRecord(out plog.LogRecordSlice, event string, ts pcommon
 	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(cv.observed))
 	lr.SetTraceID(span.TraceID())
 	lr.SetSpanID(span.SpanID())
-	sev, ok := eventSeverity[event]
-	if !ok {
+	sev := plog.SeverityNumberUnspecified
+	et, _, ok := auditrecord.EventSchema(event)
+	if ok {
+		sev = et.Severity
+	} else {
 		// A schema without the unmapped type: such a record still asks for
 		// a look, the trail holds something the mapping could not type.
 		sev = plog.SeverityNumberWarn
@@ -515,7 +487,7 @@ func eventBody(m pcommon.Map, ev ptrace.SpanEvent) {
 // for that attribute, so such an original moves one level down.
 func (cv *converter) keptName(k string) string {
 	name := cv.cfg.OriginalPrefix + k
-	if _, clash := schemaSpecs[name]; clash {
+	if _, clash := auditrecord.AttributeSpecOf(name); clash {
 		return cv.cfg.OriginalPrefix + "attributes." + k
 	}
 	return name
@@ -543,7 +515,7 @@ func copyAttrs(src, dst pcommon.Map, lists ...[]string) {
 			if !ok {
 				continue
 			}
-			if spec, ok := schemaSpecs[name]; ok && spec.Type == auditrecord.TypeDouble && v.Type() == pcommon.ValueTypeInt {
+			if spec, ok := auditrecord.AttributeSpecOf(name); ok && spec.Type == auditrecord.TypeDouble && v.Type() == pcommon.ValueTypeInt {
 				dst.PutDouble(name, float64(v.Int()))
 				continue
 			}
@@ -553,59 +525,43 @@ func copyAttrs(src, dst pcommon.Map, lists ...[]string) {
 }
 
 // checkValue checks a span attribute against the schema's type for its
-// name (names the schema does not define accept any non-empty value).
+// name (names the schema does not define accept any non-empty value). An
+// integer where the schema wants a double passes: it is stored as a double
+// when copied.
 func checkValue(name string, v pcommon.Value) (string, string) {
-	spec, ok := schemaSpecs[name]
+	spec, ok := auditrecord.AttributeSpecOf(name)
 	if !ok {
 		if v.Type() == pcommon.ValueTypeEmpty {
 			return reasonWrongType, name + " must not be empty"
 		}
 		return "", ""
 	}
-	switch spec.Type {
-	case auditrecord.TypeString:
-		if v.Type() != pcommon.ValueTypeStr {
-			return reasonWrongType, fmt.Sprintf("%s must be a string, got %s", name, kind(v))
-		}
-		if len(spec.Enum) > 0 && !slices.Contains(spec.Enum, v.Str()) {
-			return reasonInvalidValue, fmt.Sprintf("%s must be one of %s, got %q", name, strings.Join(spec.Enum, ", "), v.Str())
-		}
-	case auditrecord.TypeInt:
-		if v.Type() != pcommon.ValueTypeInt {
-			return reasonWrongType, fmt.Sprintf("%s must be an integer, got %s", name, kind(v))
-		}
-		if spec.Max > spec.Min && (v.Int() < spec.Min || v.Int() > spec.Max) {
-			return reasonInvalidValue, fmt.Sprintf("%s must be between %d and %d, got %d", name, spec.Min, spec.Max, v.Int())
-		}
-	case auditrecord.TypeDouble:
-		if v.Type() != pcommon.ValueTypeDouble && v.Type() != pcommon.ValueTypeInt {
-			return reasonWrongType, fmt.Sprintf("%s must be a number, got %s", name, kind(v))
-		}
-	case auditrecord.TypeBool:
-		if v.Type() != pcommon.ValueTypeBool {
-			return reasonWrongType, fmt.Sprintf("%s must be a boolean, got %s", name, kind(v))
-		}
-	case auditrecord.TypeStringArray:
-		if v.Type() != pcommon.ValueTypeSlice {
-			return reasonWrongType, fmt.Sprintf("%s must be an array of strings, got %s", name, kind(v))
-		}
-		for i, e := range v.Slice().All() {
-			if e.Type() != pcommon.ValueTypeStr {
-				return reasonWrongType, fmt.Sprintf("%s[%d] must be a string, got %s", name, i, kind(e))
-			}
-		}
-	case auditrecord.TypeAny:
-		if v.Type() == pcommon.ValueTypeEmpty {
-			return reasonWrongType, name + " must not be empty"
-		}
+	if spec.Type == auditrecord.TypeDouble && v.Type() == pcommon.ValueTypeInt {
+		return "", ""
 	}
-	return "", ""
+	reason := auditrecord.CheckValue(spec, v)
+	if reason == "" {
+		return "", ""
+	}
+	// A value of the right kind that the schema still refuses (an enum,
+	// a range) is invalid; any other is of the wrong type.
+	code := reasonWrongType
+	if (spec.Type == auditrecord.TypeString && v.Type() == pcommon.ValueTypeStr) ||
+		(spec.Type == auditrecord.TypeInt && v.Type() == pcommon.ValueTypeInt) {
+		code = reasonInvalidValue
+	}
+	return code, name + " " + reason
 }
 
 // missingRequired names a required attribute of the record's event type
-// that is absent or blank ("" when the record is complete).
+// that is absent or blank ("" when the record is complete), the first in
+// name order.
 func missingRequired(lr plog.LogRecord) string {
-	for _, name := range eventRequired[lr.EventName()] {
+	_, specs, _ := auditrecord.EventSchema(lr.EventName())
+	for _, name := range slices.Sorted(maps.Keys(specs)) {
+		if !specs[name].Required {
+			continue
+		}
 		v, ok := lr.Attributes().Get(name)
 		if !ok || (v.Type() == pcommon.ValueTypeStr && strings.TrimSpace(v.Str()) == "") {
 			return name
@@ -662,26 +618,5 @@ func severityText(s plog.SeverityNumber) string {
 		return "WARN"
 	default:
 		return "INFO"
-	}
-}
-
-func kind(v pcommon.Value) string {
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		return "a string"
-	case pcommon.ValueTypeInt:
-		return "an integer"
-	case pcommon.ValueTypeDouble:
-		return "a fractional number"
-	case pcommon.ValueTypeBool:
-		return "a boolean"
-	case pcommon.ValueTypeMap:
-		return "a map"
-	case pcommon.ValueTypeSlice:
-		return "an array"
-	case pcommon.ValueTypeBytes:
-		return "bytes"
-	default:
-		return "an empty value"
 	}
 }

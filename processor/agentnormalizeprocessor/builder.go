@@ -1,6 +1,8 @@
 package agentnormalizeprocessor
 
 import (
+	"sort"
+
 	"fmt"
 	"math"
 	"strconv"
@@ -61,7 +63,7 @@ func (b *builder) getIdentity(key string) (pcommon.Value, bool) {
 
 func (b *builder) asStr(key string, v pcommon.Value) (string, bool) {
 	if v.Type() != pcommon.ValueTypeStr {
-		b.failf(reasonWrongType, "attribute %s: expected a string, got %s", key, kind(v))
+		b.failf(reasonWrongType, "attribute %s: expected a string, got %s", key, auditrecord.Kind(v))
 		return "", false
 	}
 	return v.Str(), true
@@ -118,7 +120,7 @@ func (b *builder) int(key string) (int64, bool) {
 		b.failf(reasonWrongType, "attribute %s: expected an integer, got %q", key, v.Str())
 		return 0, false
 	}
-	b.failf(reasonWrongType, "attribute %s: expected an integer, got %s", key, kind(v))
+	b.failf(reasonWrongType, "attribute %s: expected an integer, got %s", key, auditrecord.Kind(v))
 	return 0, false
 }
 
@@ -142,7 +144,7 @@ func (b *builder) bool(key string) (bool, bool) {
 		b.failf(reasonWrongType, "attribute %s: expected true or false, got %q", key, v.Str())
 		return false, false
 	}
-	b.failf(reasonWrongType, "attribute %s: expected a boolean, got %s", key, kind(v))
+	b.failf(reasonWrongType, "attribute %s: expected a boolean, got %s", key, auditrecord.Kind(v))
 	return false, false
 }
 
@@ -223,29 +225,8 @@ func listOf(values map[string]string) string {
 	for k := range values {
 		keys = append(keys, k)
 	}
-	sortStrings(keys)
+	sort.Strings(keys)
 	return strings.Join(keys, ", ")
-}
-
-func kind(v pcommon.Value) string {
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		return "a string"
-	case pcommon.ValueTypeInt:
-		return "an integer"
-	case pcommon.ValueTypeDouble:
-		return "a fractional number"
-	case pcommon.ValueTypeBool:
-		return "a boolean"
-	case pcommon.ValueTypeMap:
-		return "a map"
-	case pcommon.ValueTypeSlice:
-		return "an array"
-	case pcommon.ValueTypeBytes:
-		return "bytes"
-	default:
-		return "an empty value"
-	}
 }
 
 // parseTime reads event.timestamp: ISO 8601 as both agents write it.

@@ -159,7 +159,7 @@ func recordJSON(t *testing.T, lr plog.LogRecord) string {
 
 // checkNormalized checks a mapped record against the schema tables of
 // pkg/auditrecord, read here rather than through validate (the code under
-// test; only its per-value checkType is shared): a known event type, required attributes present and not blank,
+// test; only the per-value auditrecord.CheckValue is shared): a known event type, required attributes present and not blank,
 // the schema's type for every attribute it defines for any event type,
 // and no agent_audit.* attribute the event type does not define except
 // the originals under the prefix (none when they are dropped).
@@ -198,7 +198,7 @@ func checkNormalized(t *testing.T, lr plog.LogRecord, prefix string, drop bool) 
 				continue
 			}
 		}
-		if reason := checkType(spec, v); reason != "" {
+		if reason := auditrecord.CheckValue(&spec, v); reason != "" {
 			t.Fatalf("%s attribute %s: %s", et.Name, name, reason)
 		}
 	}

@@ -144,7 +144,7 @@ func markUnmapped(name string, lr plog.LogRecord, f *failure) {
 		a.PutStr(attrOrigEventName, orig)
 	}
 	lr.SetEventName(UnmappedEvent)
-	sev := eventIndex[UnmappedEvent].Severity
+	sev := severityOf(UnmappedEvent)
 	lr.SetSeverityNumber(sev)
 	lr.SetSeverityText(severityText(sev))
 	a.PutStr(AttrSourceEvent, name)
@@ -246,7 +246,7 @@ func (n *normalizer) mapRecord(src, name string, lr plog.LogRecord, res pcommon.
 	ev.SetTraceID(lr.TraceID())
 	ev.SetSpanID(lr.SpanID())
 	ev.SetFlags(lr.Flags())
-	sev := eventIndex[eventType].Severity
+	sev := severityOf(eventType)
 	ev.SetSeverityNumber(sev)
 	ev.SetSeverityText(severityText(sev))
 	if n.prefix != "" {
@@ -283,22 +283,11 @@ func (n *normalizer) keepOriginal(lr, ev plog.LogRecord, moved map[string]bool) 
 func (n *normalizer) keptName(dst pcommon.Map, k string) string {
 	name := n.prefix + k
 	_, taken := dst.Get(name)
-	if taken || schemaNames[name] || k == origBody || k == origEventName {
+	if _, defined := auditrecord.AttributeSpecOf(name); taken || defined || k == origBody || k == origEventName {
 		return n.prefix + "attributes." + k
 	}
 	return name
 }
-
-// schemaNames are the attribute names the schema defines on any event type.
-var schemaNames = func() map[string]bool {
-	m := map[string]bool{}
-	for _, s := range eventIndex {
-		for name := range s.attrs {
-			m[name] = true
-		}
-	}
-	return m
-}()
 
 func severityText(s plog.SeverityNumber) string {
 	switch {
