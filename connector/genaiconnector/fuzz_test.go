@@ -1,9 +1,9 @@
 package genaiconnector
 
 import (
+	"github.com/agentaudit/otelcol-agentaudit/internal/testschema"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,8 +11,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-
-	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
 )
 
 type spanIDs struct {
@@ -141,118 +139,25 @@ func fuzzIsGenAI(s ptrace.Span) bool {
 	return false
 }
 
-// checkGenAIRecord checks a record against the schema tables of
-// pkg/auditrecord, read here rather than through the mapping's own
-// checks: a known event type, required attributes present and not blank,
-// the schema's type for every attribute it defines for any event type, and
-// no agent_audit.* attribute the event type does not define except the
-// connector's documented extras.
+// checkGenAIRecord checks a record against the schema tables on their own
+// (internal/testschema): the kept originals and an unmapped record's span
+// name are the connector's extras; an unmapped record carries its reason.
 func checkGenAIRecord(t *testing.T, lr plog.LogRecord, cfg *Config) {
 	t.Helper()
-	var et *auditrecord.EventType
-	for i := range auditrecord.EventTypes {
-		if auditrecord.EventTypes[i].Name == lr.EventName() {
-			et = &auditrecord.EventTypes[i]
-		}
+	unmapped := lr.EventName() == unmappedEvent
+	extra := func(name string) bool {
+		kept := cfg.KeepOriginal == KeepPrefix && strings.HasPrefix(name, cfg.OriginalPrefix)
+		return kept || unmapped && name == spanAttrPrefix+"name"
 	}
-	if et == nil {
-		t.Fatalf("record with event name %q, not a schema event type", lr.EventName())
+	if err := testschema.Check(lr, extra); err != nil {
+		t.Fatalf("%v: %v", err, lr.Attributes().AsRaw())
 	}
-	specs := map[string]auditrecord.AttributeSpec{}
-	for _, a := range auditrecord.CommonAttributes {
-		specs[a.Name] = a
-	}
-	for _, a := range et.Attributes {
-		specs[a.Name] = a
-	}
-	attrs := lr.Attributes()
-	for name, spec := range specs {
-		v, ok := attrs.Get(name)
-		if spec.Required && (!ok || v.Type() == pcommon.ValueTypeStr && strings.TrimSpace(v.Str()) == "") {
-			t.Fatalf("%s without required %s: %v", et.Name, name, attrs.AsRaw())
-		}
-	}
-	if et.Name == unmappedEvent {
-		if v, ok := attrs.Get(unmappedAttr); !ok || v.Type() != pcommon.ValueTypeStr || v.Str() == "" {
-			t.Fatalf("unmapped record without %s: %v", unmappedAttr, attrs.AsRaw())
-		}
-	}
-	for name, v := range attrs.All() {
-		spec, defined := specs[name]
-		if !defined {
-			if strings.HasPrefix(name, auditrecord.EventNamePrefix) {
-				kept := cfg.KeepOriginal == KeepPrefix && strings.HasPrefix(name, cfg.OriginalPrefix)
-				spanName := et.Name == unmappedEvent && name == spanAttrPrefix+"name"
-				if !kept && !spanName {
-					t.Fatalf("%s carries %s, which it does not define", et.Name, name)
-				}
-			}
-			if spec, defined = fuzzAnySpec(name); !defined {
-				continue
-			}
-		}
-		if reason := fuzzTypeProblem(spec, v); reason != "" {
-			t.Fatalf("%s attribute %s: %s (value %v)", et.Name, name, reason, v.AsRaw())
+	if unmapped {
+		if v, ok := lr.Attributes().Get(unmappedAttr); !ok || v.Type() != pcommon.ValueTypeStr || v.Str() == "" {
+			t.Fatalf("unmapped record without %s: %v", unmappedAttr, lr.Attributes().AsRaw())
 		}
 	}
 	if lr.SeverityNumber() == plog.SeverityNumberUnspecified {
-		t.Fatalf("%s without severity", et.Name)
+		t.Fatalf("%s without severity", lr.EventName())
 	}
-}
-
-func fuzzAnySpec(name string) (auditrecord.AttributeSpec, bool) {
-	for _, a := range auditrecord.CommonAttributes {
-		if a.Name == name {
-			return a, true
-		}
-	}
-	for _, et := range auditrecord.EventTypes {
-		for _, a := range et.Attributes {
-			if a.Name == name {
-				return a, true
-			}
-		}
-	}
-	return auditrecord.AttributeSpec{}, false
-}
-
-func fuzzTypeProblem(spec auditrecord.AttributeSpec, v pcommon.Value) string {
-	switch spec.Type {
-	case auditrecord.TypeString:
-		if v.Type() != pcommon.ValueTypeStr {
-			return "not a string"
-		}
-		if len(spec.Enum) > 0 && !slices.Contains(spec.Enum, v.Str()) {
-			return "not one of " + strings.Join(spec.Enum, ", ")
-		}
-	case auditrecord.TypeInt:
-		if v.Type() != pcommon.ValueTypeInt {
-			return "not an integer"
-		}
-		if spec.Max > spec.Min && (v.Int() < spec.Min || v.Int() > spec.Max) {
-			return "out of range"
-		}
-	case auditrecord.TypeDouble:
-		if v.Type() != pcommon.ValueTypeDouble {
-			return "not a double"
-		}
-	case auditrecord.TypeBool:
-		if v.Type() != pcommon.ValueTypeBool {
-			return "not a boolean"
-		}
-	case auditrecord.TypeStringArray:
-		if v.Type() != pcommon.ValueTypeSlice {
-			return "not an array"
-		}
-		for _, e := range v.Slice().All() {
-			if e.Type() != pcommon.ValueTypeStr {
-				return "an element is not a string"
-			}
-		}
-	case auditrecord.TypeAny:
-		if v.Type() == pcommon.ValueTypeEmpty {
-			return "empty"
-		}
-	}
-	return ""
 }

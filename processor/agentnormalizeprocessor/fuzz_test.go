@@ -2,6 +2,7 @@ package agentnormalizeprocessor
 
 import (
 	"context"
+	"github.com/agentaudit/otelcol-agentaudit/internal/testschema"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,71 +158,20 @@ func recordJSON(t *testing.T, lr plog.LogRecord) string {
 	return string(b)
 }
 
-// checkNormalized checks a mapped record against the schema tables of
-// pkg/auditrecord, read here rather than through validate (the code under
-// test; only the per-value auditrecord.CheckValue is shared): a known event type, required attributes present and not blank,
-// the schema's type for every attribute it defines for any event type,
-// and no agent_audit.* attribute the event type does not define except
-// the originals under the prefix (none when they are dropped).
+// checkNormalized checks a mapped record against the schema tables on
+// their own (internal/testschema), not through validate (the code under
+// test): the originals under the prefix are the only extras (none when
+// they are dropped).
 func checkNormalized(t *testing.T, lr plog.LogRecord, prefix string, drop bool) {
 	t.Helper()
-	var et *auditrecord.EventType
-	for i := range auditrecord.EventTypes {
-		if auditrecord.EventTypes[i].Name == lr.EventName() {
-			et = &auditrecord.EventTypes[i]
-		}
-	}
-	if et == nil {
-		t.Fatalf("changed record has event name %q, not a schema event type", lr.EventName())
-	}
-	specs := map[string]auditrecord.AttributeSpec{}
-	for _, a := range auditrecord.CommonAttributes {
-		specs[a.Name] = a
-	}
-	for _, a := range et.Attributes {
-		specs[a.Name] = a
-	}
-	attrs := lr.Attributes()
-	for name, spec := range specs {
-		v, ok := attrs.Get(name)
-		if spec.Required && (!ok || v.Type() == pcommon.ValueTypeStr && strings.TrimSpace(v.Str()) == "") {
-			t.Fatalf("%s without required %s", et.Name, name)
-		}
-	}
-	for name, v := range attrs.All() {
-		spec, defined := specs[name]
-		if !defined {
-			if strings.HasPrefix(name, auditrecord.EventNamePrefix) && (drop || !strings.HasPrefix(name, prefix)) {
-				t.Fatalf("%s carries %s, which it does not define", et.Name, name)
-			}
-			if spec, defined = anySpec(name); !defined {
-				continue
-			}
-		}
-		if reason := auditrecord.CheckValue(&spec, v); reason != "" {
-			t.Fatalf("%s attribute %s: %s", et.Name, name, reason)
-		}
+	extra := func(name string) bool { return !drop && strings.HasPrefix(name, prefix) }
+	if err := testschema.Check(lr, extra); err != nil {
+		t.Fatal(err)
 	}
 	if lr.ObservedTimestamp() == 0 {
-		t.Fatalf("%s lost its observed time", et.Name)
+		t.Fatalf("%s lost its observed time", lr.EventName())
 	}
 	if lr.SeverityNumber() == plog.SeverityNumberUnspecified || lr.SeverityText() == "" {
-		t.Fatalf("%s without severity", et.Name)
+		t.Fatalf("%s without severity", lr.EventName())
 	}
-}
-
-func anySpec(name string) (auditrecord.AttributeSpec, bool) {
-	for _, a := range auditrecord.CommonAttributes {
-		if a.Name == name {
-			return a, true
-		}
-	}
-	for _, et := range auditrecord.EventTypes {
-		for _, a := range et.Attributes {
-			if a.Name == name {
-				return a, true
-			}
-		}
-	}
-	return auditrecord.AttributeSpec{}, false
 }

@@ -3,9 +3,9 @@ package agentauditreceiver
 import (
 	"encoding/json"
 	"errors"
+	"github.com/agentaudit/otelcol-agentaudit/internal/testschema"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,120 +127,15 @@ func attrStr(lr plog.LogRecord, name string) string {
 	return ""
 }
 
-// checkSchemaRecord checks a record against the schema tables of
-// pkg/auditrecord on its own, rather than trusting the code under test to
-// have done so: a known event type, its required attributes present and
-// not blank, every attribute the schema defines (for any event type) of
-// the schema's type, and no agent_audit.* attribute the event type does
-// not define unless extra allows it (attributes a collector component
-// writes beside the schema's).
+// checkSchemaRecord checks a record against the schema tables on their own
+// (internal/testschema), rather than trusting the code under test; extra
+// allows the agent_audit.* attributes a component writes beside the
+// schema's.
 func checkSchemaRecord(t *testing.T, lr plog.LogRecord, extra func(string) bool) {
 	t.Helper()
-	specs, ok := schemaSpecsFor(lr.EventName())
-	if !ok {
-		t.Fatalf("event name %q is not a schema event type", lr.EventName())
+	if err := testschema.Check(lr, extra); err != nil {
+		t.Fatal(err)
 	}
-	attrs := lr.Attributes()
-	for name, spec := range specs {
-		v, present := attrs.Get(name)
-		if !present {
-			if spec.Required {
-				t.Fatalf("%s without required attribute %s", lr.EventName(), name)
-			}
-			continue
-		}
-		if spec.Required && v.Type() == pcommon.ValueTypeStr && strings.TrimSpace(v.Str()) == "" {
-			t.Fatalf("%s: required attribute %s is blank", lr.EventName(), name)
-		}
-	}
-	for name, v := range attrs.All() {
-		spec, defined := specs[name]
-		if !defined {
-			if strings.HasPrefix(name, auditrecord.EventNamePrefix) && (extra == nil || !extra(name)) {
-				t.Fatalf("%s carries %s, which its event type does not define", lr.EventName(), name)
-			}
-			if spec, defined = anySchemaSpec(name); !defined {
-				continue
-			}
-		}
-		if reason := schemaTypeProblem(spec, v); reason != "" {
-			t.Fatalf("%s attribute %s: %s (value %v)", lr.EventName(), name, reason, v.AsRaw())
-		}
-	}
-}
-
-func schemaSpecsFor(event string) (map[string]auditrecord.AttributeSpec, bool) {
-	for _, et := range auditrecord.EventTypes {
-		if et.Name != event {
-			continue
-		}
-		m := map[string]auditrecord.AttributeSpec{}
-		for _, a := range auditrecord.CommonAttributes {
-			m[a.Name] = a
-		}
-		for _, a := range et.Attributes {
-			m[a.Name] = a
-		}
-		return m, true
-	}
-	return nil, false
-}
-
-func anySchemaSpec(name string) (auditrecord.AttributeSpec, bool) {
-	for _, a := range auditrecord.CommonAttributes {
-		if a.Name == name {
-			return a, true
-		}
-	}
-	for _, et := range auditrecord.EventTypes {
-		for _, a := range et.Attributes {
-			if a.Name == name {
-				return a, true
-			}
-		}
-	}
-	return auditrecord.AttributeSpec{}, false
-}
-
-func schemaTypeProblem(spec auditrecord.AttributeSpec, v pcommon.Value) string {
-	switch spec.Type {
-	case auditrecord.TypeString:
-		if v.Type() != pcommon.ValueTypeStr {
-			return "not a string"
-		}
-		if len(spec.Enum) > 0 && !slices.Contains(spec.Enum, v.Str()) {
-			return "not one of " + strings.Join(spec.Enum, ", ")
-		}
-	case auditrecord.TypeInt:
-		if v.Type() != pcommon.ValueTypeInt {
-			return "not an integer"
-		}
-		if spec.Max > spec.Min && (v.Int() < spec.Min || v.Int() > spec.Max) {
-			return "out of range"
-		}
-	case auditrecord.TypeDouble:
-		if v.Type() != pcommon.ValueTypeDouble {
-			return "not a double"
-		}
-	case auditrecord.TypeBool:
-		if v.Type() != pcommon.ValueTypeBool {
-			return "not a boolean"
-		}
-	case auditrecord.TypeStringArray:
-		if v.Type() != pcommon.ValueTypeSlice {
-			return "not an array"
-		}
-		for _, e := range v.Slice().All() {
-			if e.Type() != pcommon.ValueTypeStr {
-				return "an element is not a string"
-			}
-		}
-	case auditrecord.TypeAny:
-		if v.Type() == pcommon.ValueTypeEmpty {
-			return "empty"
-		}
-	}
-	return ""
 }
 
 // checkUTF8Record: the archive, the SIEM formats and the canonical form all
