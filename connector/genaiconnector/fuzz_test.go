@@ -1,7 +1,6 @@
 package genaiconnector
 
 import (
-	"github.com/agentaudit/otelcol-agentaudit/internal/testschema"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/agentaudit/otelcol-agentaudit/internal/testschema"
 )
 
 type spanIDs struct {

@@ -2,7 +2,6 @@ package agentnormalizeprocessor
 
 import (
 	"context"
-	"github.com/agentaudit/otelcol-agentaudit/internal/testschema"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/agentaudit/otelcol-agentaudit/internal/testschema"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
 	"github.com/agentaudit/otelcol-agentaudit/processor/agentnormalizeprocessor/internal/metadata"
 )

@@ -3,7 +3,6 @@ package agentauditreceiver
 import (
 	"encoding/json"
 	"errors"
-	"github.com/agentaudit/otelcol-agentaudit/internal/testschema"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/agentaudit/otelcol-agentaudit/internal/testschema"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
 )
 
