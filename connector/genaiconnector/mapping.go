@@ -399,17 +399,12 @@ func (cv *converter) newRecord(out plog.LogRecordSlice, event string, ts pcommon
 	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(cv.observed))
 	lr.SetTraceID(span.TraceID())
 	lr.SetSpanID(span.SpanID())
-	sev := plog.SeverityNumberUnspecified
-	et, _, ok := auditrecord.EventSchema(event)
-	if ok {
-		sev = et.Severity
-	} else {
+	if !auditrecord.SetSeverity(lr, event) {
 		// A schema without the unmapped type: such a record still asks for
 		// a look, the trail holds something the mapping could not type.
-		sev = plog.SeverityNumberWarn
+		lr.SetSeverityNumber(plog.SeverityNumberWarn)
+		lr.SetSeverityText(auditrecord.SeverityText(plog.SeverityNumberWarn))
 	}
-	lr.SetSeverityNumber(sev)
-	lr.SetSeverityText(severityText(sev))
 	lr.Attributes().PutStr(auditrecord.AttrSessionID, session)
 	return lr
 }
@@ -608,15 +603,4 @@ func spanTimeProblem(span ptrace.Span) string {
 		return "the span ends before it starts"
 	}
 	return ""
-}
-
-func severityText(s plog.SeverityNumber) string {
-	switch {
-	case s >= plog.SeverityNumberError:
-		return "ERROR"
-	case s >= plog.SeverityNumberWarn:
-		return "WARN"
-	default:
-		return "INFO"
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 )
 
 // EventSchema returns an event type and the attribute specs that apply to
@@ -94,4 +95,30 @@ func Kind(v pcommon.Value) string {
 	default:
 		return "an empty value"
 	}
+}
+
+// SeverityText is the SeverityText that goes with a severity number in
+// audit records: INFO, WARN or ERROR.
+func SeverityText(s plog.SeverityNumber) string {
+	switch {
+	case s >= plog.SeverityNumberError:
+		return "ERROR"
+	case s >= plog.SeverityNumberWarn:
+		return "WARN"
+	default:
+		return "INFO"
+	}
+}
+
+// SetSeverity gives lr the severity the schema gives eventType (number and
+// text), and reports false, leaving lr as it is, for an event type the
+// schema does not define.
+func SetSeverity(lr plog.LogRecord, eventType string) bool {
+	s, ok := eventIndex[eventType]
+	if !ok {
+		return false
+	}
+	lr.SetSeverityNumber(s.Severity)
+	lr.SetSeverityText(SeverityText(s.Severity))
+	return true
 }

@@ -513,7 +513,7 @@ func (d *eventDecoder) validate(lr plog.LogRecord) {
 		return
 	}
 	lr.SetSeverityNumber(schema.Severity)
-	lr.SetSeverityText(severityText(schema.Severity))
+	lr.SetSeverityText(SeverityText(schema.Severity))
 	attrs := lr.Attributes()
 	for _, name := range schema.required {
 		v, ok := attrs.Get(name)
@@ -594,17 +594,6 @@ func (d *eventDecoder) checkType(field string, spec *AttributeSpec, v pcommon.Va
 	}
 }
 
-func severityText(s plog.SeverityNumber) string {
-	switch {
-	case s >= plog.SeverityNumberError:
-		return "ERROR"
-	case s >= plog.SeverityNumberWarn:
-		return "WARN"
-	default:
-		return "INFO"
-	}
-}
-
 func contains(list []string, s string) bool {
 	for _, e := range list {
 		if e == s {
@@ -614,23 +603,16 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// valueKind is Kind in JSON words: the native API's clients sent objects
+// and nulls, not maps and empty values.
 func valueKind(v pcommon.Value) string {
 	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		return "a string"
-	case pcommon.ValueTypeInt:
-		return "an integer"
-	case pcommon.ValueTypeDouble:
-		return "a fractional number"
-	case pcommon.ValueTypeBool:
-		return "a boolean"
 	case pcommon.ValueTypeMap:
 		return "an object"
-	case pcommon.ValueTypeSlice:
-		return "an array"
-	default:
+	case pcommon.ValueTypeEmpty:
 		return "null"
 	}
+	return Kind(v)
 }
 
 func tokenKind(tok json.Token) string {

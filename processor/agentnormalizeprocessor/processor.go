@@ -144,9 +144,7 @@ func markUnmapped(name string, lr plog.LogRecord, f *failure) {
 		a.PutStr(attrOrigEventName, orig)
 	}
 	lr.SetEventName(UnmappedEvent)
-	sev := severityOf(UnmappedEvent)
-	lr.SetSeverityNumber(sev)
-	lr.SetSeverityText(severityText(sev))
+	auditrecord.SetSeverity(lr, UnmappedEvent)
 	a.PutStr(AttrSourceEvent, name)
 	a.PutStr(AttrUnmapped, f.code)
 	a.PutStr(AttrUnmappedDetail, f.text)
@@ -246,9 +244,7 @@ func (n *normalizer) mapRecord(src, name string, lr plog.LogRecord, res pcommon.
 	ev.SetTraceID(lr.TraceID())
 	ev.SetSpanID(lr.SpanID())
 	ev.SetFlags(lr.Flags())
-	sev := severityOf(eventType)
-	ev.SetSeverityNumber(sev)
-	ev.SetSeverityText(severityText(sev))
+	auditrecord.SetSeverity(ev, eventType)
 	if n.prefix != "" {
 		n.keepOriginal(lr, ev, b.moved)
 	}
@@ -287,15 +283,4 @@ func (n *normalizer) keptName(dst pcommon.Map, k string) string {
 		return n.prefix + "attributes." + k
 	}
 	return name
-}
-
-func severityText(s plog.SeverityNumber) string {
-	switch {
-	case s >= plog.SeverityNumberError:
-		return "ERROR"
-	case s >= plog.SeverityNumberWarn:
-		return "WARN"
-	default:
-		return "INFO"
-	}
 }

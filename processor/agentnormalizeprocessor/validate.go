@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
 )
@@ -48,12 +47,4 @@ func validate(eventType string, attrs pcommon.Map) *failure {
 		}
 	}
 	return nil
-}
-
-// severityOf is the schema's severity of an event type.
-func severityOf(eventType string) plog.SeverityNumber {
-	if et, _, ok := auditrecord.EventSchema(eventType); ok {
-		return et.Severity
-	}
-	return plog.SeverityNumberUnspecified
 }

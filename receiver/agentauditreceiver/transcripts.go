@@ -923,14 +923,6 @@ func newLineMapper(st *fileState, now time.Time) *lineMapper {
 	return &lineMapper{st: st, logs: logs, records: sl.LogRecords(), observed: pcommon.NewTimestampFromTime(now)}
 }
 
-var severities = func() map[string]plog.SeverityNumber {
-	m := map[string]plog.SeverityNumber{}
-	for _, et := range auditrecord.EventTypes {
-		m[et.Name] = et.Severity
-	}
-	return m
-}()
-
 func (m *lineMapper) agentName() string {
 	if m.st.Format == TranscriptFormatCodex {
 		return codexAgentName
@@ -980,9 +972,7 @@ func isUUID(s string) bool {
 func (m *lineMapper) record(eventType, sourceEvent string, l rawLine, ts pcommon.Timestamp) plog.LogRecord {
 	lr := m.records.AppendEmpty()
 	lr.SetEventName(eventType)
-	sev := severities[eventType]
-	lr.SetSeverityNumber(sev)
-	lr.SetSeverityText(severityName(sev))
+	auditrecord.SetSeverity(lr, eventType)
 	lr.SetObservedTimestamp(m.observed)
 	if ts != 0 {
 		lr.SetTimestamp(ts)
@@ -995,16 +985,6 @@ func (m *lineMapper) record(eventType, sourceEvent string, l rawLine, ts pcommon
 	a.PutInt(attrTranscriptOffset, l.offset)
 	m.perLine++
 	return lr
-}
-
-func severityName(s plog.SeverityNumber) string {
-	switch {
-	case s >= plog.SeverityNumberError:
-		return "ERROR"
-	case s >= plog.SeverityNumberWarn:
-		return "WARN"
-	}
-	return "INFO"
 }
 
 // marker records why a file is read again from its beginning.
