@@ -153,31 +153,8 @@ type hookTranslation struct {
 }
 
 func (r *agentAuditReceiver) handleClaudeCodeHook(w http.ResponseWriter, req *http.Request) {
-	if req.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		r.refuse(req.Context(), w, http.StatusMethodNotAllowed, "method_not_allowed", response{Error: "use POST"})
-		return
-	}
-	fmtType, err := bodyFormat(req.Header.Get("Content-Type"))
-	if err == nil && fmtType != auditrecord.FormatJSON {
-		err = errors.New("a hook payload is one JSON object; send Content-Type application/json")
-	}
-	if err != nil {
-		r.refuse(req.Context(), w, http.StatusUnsupportedMediaType, "unsupported_media_type", response{Error: err.Error()})
-		return
-	}
-	if req.ContentLength > r.cfg.ServerConfig.MaxRequestBodySize {
-		r.refuse(req.Context(), w, http.StatusRequestEntityTooLarge, "too_large", response{Error: r.tooLargeMessage()})
-		return
-	}
-	body, err := io.ReadAll(req.Body)
-	if err != nil {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			r.refuse(req.Context(), w, http.StatusRequestEntityTooLarge, "too_large", response{Error: r.tooLargeMessage()})
-			return
-		}
-		r.refuse(req.Context(), w, http.StatusBadRequest, "invalid", response{Error: "cannot read body: " + err.Error()})
+	_, body, ok := r.readRequest(w, req, "a hook payload is one JSON object; send Content-Type application/json")
+	if !ok {
 		return
 	}
 

@@ -135,32 +135,45 @@ type response struct {
 	Problems []auditrecord.Problem `json:"problems,omitempty"`
 }
 
-func (r *agentAuditReceiver) handleEvents(w http.ResponseWriter, req *http.Request) {
+// readRequest checks a request's method, media type and size and reads
+// its body. On a refusal it has answered and ok is false. onlyJSON, when
+// not empty, refuses with that text a body that is not one JSON object.
+func (r *agentAuditReceiver) readRequest(w http.ResponseWriter, req *http.Request, onlyJSON string) (fmtType auditrecord.Format, body []byte, ok bool) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		r.refuse(req.Context(), w, http.StatusMethodNotAllowed, "method_not_allowed", response{Error: "use POST"})
-		return
+		return 0, nil, false
 	}
 	fmtType, err := bodyFormat(req.Header.Get("Content-Type"))
+	if err == nil && onlyJSON != "" && fmtType != auditrecord.FormatJSON {
+		err = errors.New(onlyJSON)
+	}
 	if err != nil {
 		r.refuse(req.Context(), w, http.StatusUnsupportedMediaType, "unsupported_media_type", response{Error: err.Error()})
-		return
+		return 0, nil, false
 	}
 	if req.ContentLength > r.cfg.ServerConfig.MaxRequestBodySize {
 		r.refuse(req.Context(), w, http.StatusRequestEntityTooLarge, "too_large", response{Error: r.tooLargeMessage()})
-		return
+		return 0, nil, false
 	}
-	body, err := io.ReadAll(req.Body)
+	body, err = io.ReadAll(req.Body)
 	if err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
 			r.refuse(req.Context(), w, http.StatusRequestEntityTooLarge, "too_large", response{Error: r.tooLargeMessage()})
-			return
+			return 0, nil, false
 		}
 		r.refuse(req.Context(), w, http.StatusBadRequest, "invalid", response{Error: "cannot read body: " + err.Error()})
+		return 0, nil, false
+	}
+	return fmtType, body, true
+}
+
+func (r *agentAuditReceiver) handleEvents(w http.ResponseWriter, req *http.Request) {
+	fmtType, body, ok := r.readRequest(w, req, "")
+	if !ok {
 		return
 	}
-
 	logs, err := auditrecord.Decode(body, fmtType, r.limits, time.Now())
 	if err != nil {
 		var inv *auditrecord.InvalidRequestError
