@@ -1088,16 +1088,32 @@ func FuzzECS(f *testing.F) {
 				t.Fatalf("%q does not round-trip: %s", s, out)
 			}
 		}
-		// With a plain name, the attribute is where the key scheme puts it.
+		// With a plain name that no other attribute of the record or its
+		// resource nests under or over (those collide and go to
+		// _conflicts), the attribute is where the key scheme puts it.
 		if _, mapped := ecsSources[name]; !mapped && name != key && plainName(name) && plainName(key) &&
-			!strings.HasPrefix(strings.TrimPrefix(name, "agent_audit."), strings.TrimPrefix(key, "agent_audit.")+".") &&
-			!strings.HasPrefix(strings.TrimPrefix(key, "agent_audit."), strings.TrimPrefix(name, "agent_audit.")+".") {
+			!nestsWithAnother(name, lr.Attributes(), res.Attributes()) {
 			got, ok := getPath(doc, dotted("agent_audit."+strings.TrimPrefix(name, "agent_audit."))...)
 			if ok && got != modelJSONString(value) {
 				t.Fatalf("%s = %v, want %q", name, got, value)
 			}
 		}
 	})
+}
+
+// nestsWithAnother reports whether an attribute other than name, in any of
+// maps, would sit under name or name under it in the namespace.
+func nestsWithAnother(name string, maps ...pcommon.Map) bool {
+	n := strings.TrimPrefix(name, "agent_audit.")
+	for _, m := range maps {
+		for k := range m.All() {
+			o := strings.TrimPrefix(k, "agent_audit.")
+			if o != n && (strings.HasPrefix(o, n+".") || strings.HasPrefix(n, o+".")) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // plainName: lowercase letters and single dots, like schema names.
