@@ -273,3 +273,26 @@ func TestGatewaySIEMOverlays(t *testing.T) {
 	_, err = loadWithOverlays(t, filepath.Join("gateway", "config.yaml"), filepath.Join("gateway", "siem-syslog.yaml"))
 	require.Error(t, err)
 }
+
+// Every collector writing to one archive needs an origin of its own: the
+// agent and gateway configs take it from AGENTAUDIT_ORIGIN for the chain
+// processor's log and the worm exporter's keys, and leave the default (the
+// host name) without it.
+func TestAgentAndGatewayOriginFromEnvironment(t *testing.T) {
+	setShippedEnvironment(t)
+	for _, name := range []string{"agent", "gateway"} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := otelcoltest.LoadConfigAndValidate(filepath.Join(name, "config.yaml"), factories(t))
+			require.NoError(t, err)
+			require.Empty(t, cfg.Processors[component.MustNewID("chain")].(*chainprocessor.Config).Origin, "default: host name")
+			t.Setenv("AGENTAUDIT_ORIGIN", "gateway-2")
+			cfg, err = otelcoltest.LoadConfigAndValidate(filepath.Join(name, "config.yaml"), factories(t))
+			require.NoError(t, err)
+			require.Equal(t, "gateway-2", cfg.Processors[component.MustNewID("chain")].(*chainprocessor.Config).Origin)
+			require.Equal(t, "gateway-2", cfg.Exporters[component.MustNewID("worm")].(*wormexporter.Config).Origin)
+			t.Setenv("AGENTAUDIT_ORIGIN", "has space")
+			_, err = otelcoltest.LoadConfigAndValidate(filepath.Join(name, "config.yaml"), factories(t))
+			require.ErrorContains(t, err, "origin")
+		})
+	}
+}

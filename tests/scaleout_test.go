@@ -446,8 +446,13 @@ func TestScaleOutTwoAgentsTwoGateways(t *testing.T) {
 	}
 
 	// The gateways passed the agents' chains on unchanged: they chained
-	// nothing and scrubbed no chained record.
+	// nothing and scrubbed no chained record, though they scanned them (the
+	// agents' counters show the metric names are right).
+	for i, a := range agents {
+		assert.Equal(t, float64(3*perRound), a.metric("otelcol_processor_chain_records_chained"), names[i])
+	}
 	for i, g := range []*shipped{gw1, gw2} {
+		assert.Positive(t, g.metric("otelcol_processor_scrub_bytes_scanned"), "gateway-%d", i+1)
 		assert.Zero(t, g.metric("otelcol_processor_chain_records_chained"), "gateway-%d chained nothing", i+1)
 		assert.Zero(t, g.metric("otelcol_processor_scrub_chained_records_altered"), "gateway-%d", i+1)
 		assert.Zero(t, g.metric("otelcol_exporter_worm_digest_mismatches"), "gateway-%d", i+1)
