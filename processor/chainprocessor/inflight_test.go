@@ -103,6 +103,9 @@ func TestUncleanStopDeclaresRecordsInFlight(t *testing.T) {
 
 	next2 := &consumertest.LogsSink{}
 	p2, _ := startChain(t, testConfig("o", true), next2, testHost{testStorageID: disk})
+	// Killed again before the notice went out: the next start declares
+	// the held batch again, and the lost notice.
+	disk2 := disk.snapshot()
 	require.NoError(t, p2.ConsumeLogs(context.Background(), batch("after", 2, "x")))
 	after := records(t, next2.AllLogs()...)
 	notices := withEvent(after, integrity.EventUncleanStop)
@@ -122,6 +125,16 @@ func TestUncleanStopDeclaresRecordsInFlight(t *testing.T) {
 	assert.Equal(t, uint64(13), n.header.Index, "the notice is the first leaf after the restart")
 	assert.Equal(t, held[0].header.Log, n.header.Log, "the log goes on: no new epoch")
 	assert.Empty(t, withEvent(after, integrity.EventEpochStart))
+
+	next3 := &consumertest.LogsSink{}
+	p3, _ := startChain(t, testConfig("o", true), next3, testHost{testStorageID: disk2})
+	require.NoError(t, p3.ConsumeLogs(context.Background(), batch("third", 1, "x")))
+	again := withEvent(records(t, next3.AllLogs()...), integrity.EventUncleanStop)
+	require.Len(t, again, 1)
+	assert.Equal(t, append(want, flightEntryOf(&n.header)), inFlightList(t, again[0]),
+		"the held batch and the first notice, which never went out")
+	assert.Equal(t, uint64(9), attrInt(t, again[0], integrity.AttrInFlightFrom))
+	assert.Equal(t, uint64(14), attrInt(t, again[0], integrity.AttrInFlightSize))
 
 	// With the held batch, everything chains without a gap.
 	all := append(append(records(t, next.AllLogs()...), held...), after...)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -202,7 +203,7 @@ func (c *chainLog) start(ctx context.Context, host component.Host) error {
 	if reason != "" {
 		c.startEpochLocked(reason, prevLogID, prevSize)
 	} else if len(lost) > 0 {
-		c.uncleanStopLocked(lost)
+		c.uncleanStopLocked(lost, slices.Collect(maps.Keys(c.flights)))
 	}
 	v, epoch := c.version, c.epoch
 	c.mu.Unlock()
@@ -255,12 +256,21 @@ func (c *chainLog) load(ctx context.Context) (reason, prevLogID string, prevSize
 			c.logger.Error("chain state: records in flight at the last stop are unreadable",
 				zap.String("key", key), zap.Error(err))
 		}
+		var valid []flightEntry
 		for _, e := range entries {
 			if e.Index < st.Size && len(e.Link) == len(integrity.Hash{}) {
-				lost = append(lost, e)
+				valid = append(valid, e)
 			}
 		}
-		c.flightDelete = append(c.flightDelete, key)
+		if len(valid) == 0 {
+			c.flightDelete = append(c.flightDelete, key)
+			continue
+		}
+		// The flight stays (in storage too) until the notice declaring
+		// it is downstream: killed again before that, the next start
+		// declares it again, with the notice.
+		c.flights[id] = valid
+		lost = append(lost, valid...)
 	}
 	slices.SortFunc(lost, func(a, b flightEntry) int { return cmp.Compare(a.Index, b.Index) })
 	if len(lost) > 0 || !st.Clean {
@@ -278,7 +288,9 @@ func (c *chainLog) load(ctx context.Context) (reason, prevLogID string, prevSize
 // next consumer. Those of them the archive lacks were never acknowledged
 // (the receiver answers only after the pipeline returned); with their links
 // the verifier can still recompute every checkpoint over them.
-func (c *chainLog) uncleanStopLocked(lost []flightEntry) {
+//
+// The notice covers the flights it declares: they are confirmed with it.
+func (c *chainLog) uncleanStopLocked(lost []flightEntry, flights []uint64) {
 	size := c.log.Size()
 	ld, lr := newNotice(integrity.EventUncleanStop, plog.SeverityNumberWarn)
 	lr.Body().SetStr(fmt.Sprintf("Unclean stop: %d chained records (leaves %d to %d) were not known to be downstream; "+
@@ -294,7 +306,7 @@ func (c *chainLog) uncleanStopLocked(lost []flightEntry) {
 		m.PutInt("seq", int64(e.Seq))
 		m.PutStr("link", integrity.Hash(e.Link).String())
 	}
-	c.chainNoticeLocked(ld)
+	c.chainNoticeLocked(ld, flights...)
 }
 
 // startEpochLocked begins a new log whose first record says why.
