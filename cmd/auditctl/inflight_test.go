@@ -177,7 +177,7 @@ func TestLostInFlightVerifies(t *testing.T) {
 	}
 	var text bytes.Buffer
 	r.writeText(&text, true)
-	if !strings.Contains(text.String(), "lost in flight: 2 records") || !strings.Contains(text.String(), "1 lost in flight") {
+	if !strings.Contains(text.String(), "lost in flight: 2 records") || !strings.Contains(text.String(), "records (1 lost in flight), seq") {
 		t.Errorf("the text report shows the counts:\n%s", text.String())
 	}
 

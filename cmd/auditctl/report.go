@@ -260,8 +260,12 @@ func (r *Report) writeText(w io.Writer, verbose bool) {
 			if clean && !verbose {
 				continue
 			}
-			fmt.Fprintf(w, "  stream %q: %d records, seq %d-%d, %d voided, %d lost in flight, %d unsealed; integrity %s, completeness %s\n",
-				s.Stream, s.Records, s.FirstSeq, s.LastSeq, s.Voided, s.LostInFlight, s.Unsealed, strings.ToUpper(s.Integrity), strings.ToUpper(s.Completeness))
+			lost := ""
+			if s.LostInFlight > 0 {
+				lost = fmt.Sprintf(" (%d lost in flight)", s.LostInFlight)
+			}
+			fmt.Fprintf(w, "  stream %q: %d records%s, seq %d-%d, %d voided, %d unsealed; integrity %s, completeness %s\n",
+				s.Stream, s.Records, lost, s.FirstSeq, s.LastSeq, s.Voided, s.Unsealed, strings.ToUpper(s.Integrity), strings.ToUpper(s.Completeness))
 			for _, p := range s.Problems {
 				fmt.Fprintf(w, "    INTEGRITY: %s\n", p)
 			}
