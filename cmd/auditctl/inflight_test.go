@@ -218,7 +218,7 @@ func TestImplausibleUncleanStopNotice(t *testing.T) {
 		{"entry outside the range", func(a pcommon.Map) {
 			v, _ := a.Get(integrity.AttrInFlightRecords)
 			v.Slice().At(0).Map().PutInt("index", 2)
-		}, "outside the range 5-9 it declares"},
+		}, "outside the range [5, 10) it declares"},
 		{"range beyond the log", func(a pcommon.Map) { a.PutInt(integrity.AttrInFlightFrom, 40) }, "without a valid range"},
 		{"link of a present leaf", func(a pcommon.Map) {
 			v, _ := a.Get(integrity.AttrInFlightRecords)

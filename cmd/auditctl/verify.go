@@ -339,8 +339,8 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 	for _, fl := range l.inFlight {
 		for _, e := range fl.entries {
 			if e.index < fl.from || e.index >= fl.size || e.index >= bound {
-				l.problems = append(l.problems, fmt.Sprintf("%s: unclean-stop notice names leaf %d, outside the range %s it declares",
-					v.at(fl.where), e.index, rangeText(fl.from, fl.size-1)))
+				l.problems = append(l.problems, fmt.Sprintf("%s: unclean-stop notice names leaf %d, outside the range [%d, %d) it declares",
+					v.at(fl.where), e.index, fl.from, fl.size))
 				continue
 			}
 			lf := &l.leaves[e.index]
