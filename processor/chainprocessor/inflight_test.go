@@ -212,3 +212,25 @@ func TestRefusedBatchStaysInFlightUntilItsVoidNotice(t *testing.T) {
 	st := store.log(t)
 	assert.Equal(t, []uint64{st.Size - 1}, st.Flights, "only batch c is left in flight")
 }
+
+// The processor's own notices continue the @collector stream of a log
+// restored from storage. (Before, a void notice after a restart took seq 1
+// again, which the verifier reports as equivocation with the epoch start.)
+func TestVoidNoticeAfterRestartContinuesCollectorStream(t *testing.T) {
+	store := newMemStorage()
+	p1, _ := startChain(t, testConfig("o", true), &consumertest.LogsSink{}, testHost{testStorageID: store})
+	require.NoError(t, p1.ConsumeLogs(context.Background(), batch("a", 3, "x")))
+	require.NoError(t, p1.Shutdown(context.Background()))
+
+	next := &flakyConsumer{}
+	p2, _ := startChain(t, testConfig("o", true), next, testHost{testStorageID: store})
+	next.setErr(errors.New("queue full"))
+	require.Error(t, p2.ConsumeLogs(context.Background(), batch("refused", 1, "x")))
+	next.setErr(nil)
+	require.NoError(t, p2.ConsumeLogs(context.Background(), batch("b", 1, "x")))
+	voids := withEvent(records(t, next.AllLogs()...), integrity.EventVoid)
+	require.Len(t, voids, 1)
+	assert.Equal(t, integrity.CollectorStream, voids[0].header.Stream)
+	assert.Equal(t, uint64(2), voids[0].header.Seq, "after the epoch start, seq 1")
+	assert.NotEqual(t, integrity.Hash{}, voids[0].header.Prev)
+}
