@@ -145,6 +145,7 @@ type verifyResult struct {
 		Duplicates    int      `json:"identical_duplicates"`
 		MissingLeaves uint64   `json:"missing_leaves"`
 		Voided        int      `json:"voided"`
+		LostInFlight  uint64   `json:"lost_in_flight"`
 		// RFC 3161 tokens.
 		TimestampsVerified  int    `json:"timestamps_verified"`
 		TimestampsUnchecked int    `json:"timestamps_unchecked"`
@@ -153,6 +154,7 @@ type verifyResult struct {
 			Stream       string   `json:"stream"`
 			Records      int      `json:"records"`
 			Voided       int      `json:"voided"`
+			LostInFlight uint64   `json:"lost_in_flight"`
 			MissingSeqs  uint64   `json:"missing_seqs"`
 			Unsealed     int      `json:"unsealed"`
 			Integrity    string   `json:"integrity"`

@@ -56,6 +56,10 @@ type LogReport struct {
 	Duplicates    int    `json:"identical_duplicates"`
 	MissingLeaves uint64 `json:"missing_leaves"`
 	Voided        int    `json:"voided"`
+	// LostInFlight: leaves an unclean-stop notice declares in flight at a
+	// stop (never acknowledged) that are not in the archive. They do not
+	// fail verification; the notice's links keep the tree recomputable.
+	LostInFlight uint64 `json:"lost_in_flight"`
 	// TimestampsVerified tokens checked against pinned TSA roots;
 	// TimestampsUnchecked: present, but no root pinned to check them with.
 	TimestampsVerified  int             `json:"timestamps_verified"`
@@ -77,6 +81,7 @@ type StreamReport struct {
 	FirstSeq     uint64   `json:"first_seq"`
 	LastSeq      uint64   `json:"last_seq"`
 	Voided       int      `json:"voided"`
+	LostInFlight int      `json:"lost_in_flight"`
 	MissingSeqs  uint64   `json:"missing_seqs"`
 	Duplicates   int      `json:"identical_duplicates"`
 	Unsealed     int      `json:"unsealed"`
@@ -130,7 +135,7 @@ func (v *verifier) report(archivePath, trustPath string) *Report {
 		l := v.logs[id]
 		lr := &LogReport{LogID: id, Size: uint64(len(l.leaves)), Checkpoints: len(l.checkpoints), EpochReason: l.epochReason,
 			PreviousLogID: l.prevLogID, Duplicates: l.duplicates, Problems: nonNil(l.problems), Missing: nonNil(l.missing),
-			MissingLeaves: l.missingLeaves, TimestampsVerified: l.stampsVerified, TimestampsUnchecked: l.stampsUnchecked,
+			MissingLeaves: l.missingLeaves, LostInFlight: l.lostInFlight, TimestampsVerified: l.stampsVerified, TimestampsUnchecked: l.stampsUnchecked,
 			Integrity: "ok", Completeness: "complete", Streams: []*StreamReport{}}
 		if l.stampsVerified > 0 {
 			lr.TimestampedSize, lr.TimestampAuthority = l.stampedSize, l.stampedBy
@@ -155,9 +160,9 @@ func (v *verifier) report(archivePath, trustPath string) *Report {
 		}
 		for _, s := range l.streams {
 			lr.Voided += s.voided
-			sr := &StreamReport{Stream: s.name, Voided: s.voided, Duplicates: s.duplicates, Unsealed: s.unsealed, MissingSeqs: s.missingSeqs,
+			sr := &StreamReport{Stream: s.name, Voided: s.voided, LostInFlight: s.lost, Duplicates: s.duplicates, Unsealed: s.unsealed, MissingSeqs: s.missingSeqs,
 				Problems: nonNil(s.problems), Gaps: nonNil(s.gaps), Integrity: "ok", Completeness: "complete"}
-			sr.Records = len(s.entries) - s.voided
+			sr.Records = len(s.entries) - s.voided - s.lost
 			if len(s.entries) > 0 {
 				sr.FirstSeq = l.leaves[s.entries[0]].seq
 				sr.LastSeq = l.leaves[s.entries[len(s.entries)-1]].seq
@@ -234,6 +239,9 @@ func (r *Report) writeText(w io.Writer, verbose bool) {
 			}
 			fmt.Fprintf(w, "  began: %s%s\n", l.EpochReason, prev)
 		}
+		if l.LostInFlight > 0 {
+			fmt.Fprintf(w, "  lost in flight: %d records in flight at an unclean stop (never acknowledged) are not in the archive\n", l.LostInFlight)
+		}
 		if l.TimestampsVerified > 0 {
 			fmt.Fprintf(w, "  time-stamped: size %d existed by %s (%s); %d tokens verified\n",
 				l.TimestampedSize, l.TimestampTime, l.TimestampAuthority, l.TimestampsVerified)
@@ -252,8 +260,12 @@ func (r *Report) writeText(w io.Writer, verbose bool) {
 			if clean && !verbose {
 				continue
 			}
-			fmt.Fprintf(w, "  stream %q: %d records, seq %d-%d, %d voided, %d unsealed; integrity %s, completeness %s\n",
-				s.Stream, s.Records, s.FirstSeq, s.LastSeq, s.Voided, s.Unsealed, strings.ToUpper(s.Integrity), strings.ToUpper(s.Completeness))
+			lost := ""
+			if s.LostInFlight > 0 {
+				lost = fmt.Sprintf(" (%d lost in flight)", s.LostInFlight)
+			}
+			fmt.Fprintf(w, "  stream %q: %d records%s, seq %d-%d, %d voided, %d unsealed; integrity %s, completeness %s\n",
+				s.Stream, s.Records, lost, s.FirstSeq, s.LastSeq, s.Voided, s.Unsealed, strings.ToUpper(s.Integrity), strings.ToUpper(s.Completeness))
 			for _, p := range s.Problems {
 				fmt.Fprintf(w, "    INTEGRITY: %s\n", p)
 			}

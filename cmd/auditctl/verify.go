@@ -26,6 +26,9 @@ const (
 	leafMissing = iota
 	leafPresent
 	leafVoided // known only from a void notice: refused downstream, sender retried
+	// leafLost: known only from an unclean-stop notice: in flight when the
+	// collector stopped, never acknowledged, not in the archive.
+	leafLost
 )
 
 type leaf struct {
@@ -50,6 +53,7 @@ type streamAcc struct {
 	gaps        []string
 	missingSeqs uint64
 	voided      int
+	lost        int
 	duplicates  int
 	unsealed    int
 }
@@ -69,9 +73,11 @@ type logAcc struct {
 	epochReason   string
 	prevLogID     string
 	voids         []voidList
+	inFlight      []inFlightList
 	pending       []pendingLeaf
 	duplicates    int
 	missingLeaves uint64
+	lostInFlight  uint64
 	// RFC 3161 tokens: verified against pinned roots, or not checked for
 	// want of them; the largest size a verified token covers.
 	stampsVerified, stampsUnchecked int
@@ -83,6 +89,15 @@ type logAcc struct {
 type voidList struct {
 	entries []voidEntry
 	where   location
+}
+
+// inFlightList is an unclean-stop notice: the records the collector had
+// chained, but not known to be downstream, when it stopped.
+type inFlightList struct {
+	entries []voidEntry
+	where   location
+	// index is the notice's own leaf; from and size the range it declares.
+	index, from, size uint64
 }
 
 type voidEntry struct {
@@ -223,7 +238,7 @@ func (v *verifier) readChained(h *integrity.ChainHeader, rec []byte, where locat
 	l.pending = append(l.pending, pendingLeaf{index: h.Index, digestOK: digestOK,
 		leaf: leaf{state: leafPresent, link: h.Link(), prev: h.Prev, stream: s, seq: h.Seq, where: where}})
 	if digestOK && bytes.Contains(rec, chainNoticeMarker) {
-		v.readChainNotice(l, rec, where)
+		v.readChainNotice(l, h.Index, rec, where)
 	}
 }
 
@@ -240,6 +255,9 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 	for _, vl := range l.voids {
 		known += uint64(len(vl.entries))
 	}
+	for _, fl := range l.inFlight {
+		known += uint64(len(fl.entries))
+	}
 	// An honest log's indices stay below its size; allow for a good part
 	// of it missing before calling an index implausible.
 	bound := 2*max(sealed, known) + 1024
@@ -252,6 +270,14 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 	for _, vl := range l.voids {
 		for _, e := range vl.entries {
 			if e.index < bound {
+				size = max(size, e.index+1)
+			}
+		}
+	}
+	for _, fl := range l.inFlight {
+		for _, e := range fl.entries {
+			// Checked below against the notice's own range.
+			if e.index < bound && e.index >= fl.from && e.index < fl.size {
 				size = max(size, e.index+1)
 			}
 		}
@@ -307,10 +333,40 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 			}
 		}
 	}
+	// Unclean-stop notices fill in the leaves that were in flight at a
+	// stop and never reached the archive; their senders were never
+	// acknowledged. A leaf they list that is present must be the same.
+	for _, fl := range l.inFlight {
+		for _, e := range fl.entries {
+			if e.index < fl.from || e.index >= fl.size || e.index >= bound {
+				l.problems = append(l.problems, fmt.Sprintf("%s: unclean-stop notice names leaf %d, outside the range [%d, %d) it declares",
+					v.at(fl.where), e.index, fl.from, fl.size))
+				continue
+			}
+			lf := &l.leaves[e.index]
+			switch lf.state {
+			case leafMissing:
+				s := l.streams[e.stream]
+				if s == nil {
+					s = &streamAcc{name: e.stream}
+					l.streams[e.stream] = s
+				}
+				*lf = leaf{state: leafLost, link: e.link, stream: s, seq: e.seq, where: fl.where}
+				s.entries = append(s.entries, e.index)
+				s.lost++
+			default:
+				if lf.link != e.link {
+					l.problems = append(l.problems, fmt.Sprintf("leaf %d: unclean-stop notice %s contradicts the record or notice at %s",
+						e.index, v.at(fl.where), v.at(lf.where)))
+				}
+			}
+		}
+	}
 }
 
-// readChainNotice takes in an epoch start or a void notice.
-func (v *verifier) readChainNotice(l *logAcc, rec []byte, where location) {
+// readChainNotice takes in an epoch start, a void notice or an unclean-stop
+// notice (at leaf index).
+func (v *verifier) readChainNotice(l *logAcc, index uint64, rec []byte, where location) {
 	ld, err := integrity.LogsFromCanonical(rec, nil)
 	if err != nil {
 		return
@@ -326,27 +382,61 @@ func (v *verifier) readChainNotice(l *logAcc, rec []byte, where location) {
 			l.prevLogID = p.AsString()
 		}
 	case integrity.EventVoid:
-		list, ok := attrs.Get(integrity.AttrVoidedRecords)
-		if !ok || list.Type() != pcommon.ValueTypeSlice {
-			l.problems = append(l.problems, fmt.Sprintf("%s: void notice without its list", v.at(where)))
+		entries, ok := v.readLeafList(l, attrs, integrity.AttrVoidedRecords, "void notice", where)
+		if ok {
+			l.voids = append(l.voids, voidList{entries: entries, where: where})
+		}
+	case integrity.EventUncleanStop:
+		entries, ok := v.readLeafList(l, attrs, integrity.AttrInFlightRecords, "unclean-stop notice", where)
+		if !ok {
 			return
 		}
-		vl := voidList{where: where}
-		for _, item := range list.Slice().All() {
-			m := item.Map()
-			idx, _ := m.Get("index")
-			stream, _ := m.Get("stream")
-			seq, _ := m.Get("seq")
-			linkV, _ := m.Get("link")
-			link, err := integrity.ParseHash(linkV.AsString())
-			if err != nil || idx.Int() < 0 || seq.Int() < 0 {
-				l.problems = append(l.problems, fmt.Sprintf("%s: void notice entry is malformed", v.at(where)))
-				continue
-			}
-			vl.entries = append(vl.entries, voidEntry{index: uint64(idx.Int()), stream: stream.AsString(), seq: uint64(seq.Int()), link: link})
+		from, fok := attrs.Get(integrity.AttrInFlightFrom)
+		size, sok := attrs.Get(integrity.AttrInFlightSize)
+		count, cok := attrs.Get(integrity.AttrInFlightCount)
+		switch {
+		case !fok || !sok || !cok || from.Type() != pcommon.ValueTypeInt || size.Type() != pcommon.ValueTypeInt ||
+			count.Type() != pcommon.ValueTypeInt || from.Int() < 0 || from.Int() > size.Int():
+			l.problems = append(l.problems, fmt.Sprintf("%s: unclean-stop notice without a valid range (%s, %s, %s)", v.at(where),
+				integrity.AttrInFlightFrom, integrity.AttrInFlightSize, integrity.AttrInFlightCount))
+			return
+		case uint64(size.Int()) != index:
+			// The notice is the first record chained at the restart: the
+			// range it declares ends where it stands.
+			l.problems = append(l.problems, fmt.Sprintf("%s: unclean-stop notice at leaf %d declares the log's size at the restart as %d",
+				v.at(where), index, size.Int()))
+			return
+		case count.Int() != int64(len(entries)):
+			l.problems = append(l.problems, fmt.Sprintf("%s: unclean-stop notice counts %d records but lists %d", v.at(where), count.Int(), len(entries)))
+			return
 		}
-		l.voids = append(l.voids, vl)
+		l.inFlight = append(l.inFlight, inFlightList{entries: entries, where: where, index: index,
+			from: uint64(from.Int()), size: uint64(size.Int())})
 	}
+}
+
+// readLeafList reads the list of leaves a void or unclean-stop notice names.
+func (v *verifier) readLeafList(l *logAcc, attrs pcommon.Map, key, what string, where location) ([]voidEntry, bool) {
+	list, ok := attrs.Get(key)
+	if !ok || list.Type() != pcommon.ValueTypeSlice {
+		l.problems = append(l.problems, fmt.Sprintf("%s: %s without its list", v.at(where), what))
+		return nil, false
+	}
+	var entries []voidEntry
+	for _, item := range list.Slice().All() {
+		m := item.Map()
+		idx, _ := m.Get("index")
+		stream, _ := m.Get("stream")
+		seq, _ := m.Get("seq")
+		linkV, _ := m.Get("link")
+		link, err := integrity.ParseHash(linkV.AsString())
+		if err != nil || idx.Int() < 0 || seq.Int() < 0 {
+			l.problems = append(l.problems, fmt.Sprintf("%s: %s entry is malformed", v.at(where), what))
+			continue
+		}
+		entries = append(entries, voidEntry{index: uint64(idx.Int()), stream: stream.AsString(), seq: uint64(seq.Int()), link: link})
+	}
+	return entries, true
 }
 
 func (v *verifier) readPlain(rec []byte, where location) {
@@ -669,6 +759,9 @@ func (v *verifier) finishLog(l *logAcc) {
 			}
 		} else {
 			closeRun(i)
+			if lf.state == leafLost {
+				l.lostInFlight++
+			}
 			if firstMissing < 0 {
 				tree.Append(lf.link)
 			}

@@ -50,6 +50,13 @@ const (
 	// EventVoid: records that were chained but refused downstream (the
 	// sender was told to retry); lists their links so the log stays whole.
 	EventVoid = "agent_audit.chain.void"
+	// EventUncleanStop: written at a start after a stop that left chained
+	// records not known to be downstream (SIGKILL, power loss, a shutdown
+	// that could not release its notices). It lists those records' links
+	// (AttrInFlightRecords, maps like AttrVoidedRecords): any of them the
+	// archive lacks was never acknowledged to its sender, and the log's
+	// tree can still be recomputed over them.
+	EventUncleanStop = "agent_audit.chain.unclean_stop"
 )
 
 // Attributes of the records the integrity components emit.
@@ -59,6 +66,16 @@ const (
 	AttrVoidedRecords = "agent_audit.chain.voided"
 	AttrVoidedCount   = "agent_audit.chain.voided_count"
 	AttrVoidedError   = "agent_audit.chain.voided_error"
+	// AttrInFlightRecords is the list on an unclean-stop record, one map
+	// per record with "index", "stream", "seq" and "link" (hex);
+	// AttrInFlightCount its length. AttrInFlightFrom is the first leaf not
+	// known to be downstream (every leaf below it was) and AttrInFlightSize
+	// the log's size at the restart: the listed indices lie in
+	// [from, size), and the notice itself is leaf size.
+	AttrInFlightRecords = "agent_audit.chain.in_flight"
+	AttrInFlightCount   = "agent_audit.chain.in_flight_count"
+	AttrInFlightFrom    = "agent_audit.chain.in_flight_from"
+	AttrInFlightSize    = "agent_audit.chain.in_flight_size"
 	// AttrEpochReason says why a log began (epoch start record).
 	AttrEpochReason = "agent_audit.chain.reason"
 	// AttrPrevLogID and AttrPrevSize name the log an epoch replaced, when known.

@@ -1,11 +1,13 @@
 package chainprocessor
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -42,7 +44,13 @@ var errEpochAbandoned = errors.New("chain state of this epoch could not be writt
 const (
 	keyLog          = "log"
 	keyStreamPrefix = "s/"
+	keyFlightPrefix = "f/"
 )
+
+// flightKey is the storage key of a flight's records.
+func flightKey(epoch, id uint64) string {
+	return fmt.Sprintf("%s%d/%d", keyFlightPrefix, epoch, id)
+}
 
 // persistedLog is the Merkle log's state in storage.
 type persistedLog struct {
@@ -50,6 +58,29 @@ type persistedLog struct {
 	Epoch  uint64   `json:"epoch"`
 	Size   uint64   `json:"size"`
 	Hashes [][]byte `json:"hashes"`
+	// Confirmed: every leaf below it is known to be downstream (it is the
+	// first leaf of the oldest flight; Size when none is in flight).
+	Confirmed uint64 `json:"confirmed"`
+	// Flights are the ids of the flights (groups of chained records not
+	// yet known to be downstream) whose records are stored under
+	// flightKey.
+	Flights []uint64 `json:"flights,omitempty"`
+	// Clean is written at a shutdown that left nothing in flight.
+	Clean bool `json:"clean,omitempty"`
+}
+
+// flightEntry is a chained record not yet known to be downstream: what an
+// unclean-stop notice lists if the process dies before it is.
+type flightEntry struct {
+	Index  uint64 `json:"i"`
+	Stream string `json:"s"`
+	Seq    uint64 `json:"q"`
+	Link   []byte `json:"l"`
+}
+
+func flightEntryOf(h *integrity.ChainHeader) flightEntry {
+	link := h.Link()
+	return flightEntry{Index: h.Index, Stream: h.Stream, Seq: h.Seq, Link: link[:]}
 }
 
 // persistedHead is a stream head in storage.
@@ -68,6 +99,12 @@ type streamHead struct {
 // to be released downstream with the next batch.
 type notice struct {
 	logs plog.Logs
+	// epoch and flight (the notice's leaf index) name its own flight;
+	// covers are flights it accounts for (a void notice's refused batch),
+	// confirmed with it once it is downstream.
+	epoch  uint64
+	flight uint64
+	covers []uint64
 }
 
 // chainLog is the state of one chain processor (shared by its instances in
@@ -94,6 +131,17 @@ type chainLog struct {
 	pending  []*notice
 	newEpoch string // reason to start a new epoch before the next batch
 
+	// Flights: records chained but not yet known to be downstream, by the
+	// index of their first leaf. A batch's records form one flight from
+	// chaining until next.ConsumeLogs returns; a notice is one until the
+	// batch releasing it gets through. They are persisted with the state
+	// (flightWrite: not yet written; flightDelete: keys of confirmed ones
+	// still in storage), so that a start after an unclean stop can list
+	// them.
+	flights      map[uint64][]flightEntry
+	flightWrite  map[uint64]struct{}
+	flightDelete []string
+
 	persistMu sync.Mutex
 	durable   uint64 // highest version known to be in storage
 }
@@ -111,6 +159,9 @@ func newChainLog(cfg *Config, set processor.Settings, origin string) (*chainLog,
 		telemetry: tb,
 		heads:     map[string]*streamHead{},
 		dirty:     map[string]struct{}{},
+		flights:   map[uint64][]flightEntry{},
+
+		flightWrite: map[uint64]struct{}{},
 	}, nil
 }
 
@@ -139,10 +190,20 @@ func (c *chainLog) start(ctx context.Context, host component.Host) error {
 		}
 		c.client = client
 	}
-	reason, prevLogID, prevSize := c.load(ctx)
+	reason, prevLogID, prevSize, lost := c.load(ctx)
+	if reason == "" {
+		// The processor's own notices (this start's unclean-stop notice,
+		// later void notices) go on the collector stream of the log it
+		// continues.
+		if err := c.loadHeads(ctx, []string{integrity.CollectorStream}); err != nil {
+			return fmt.Errorf("reading chain state: %w", err)
+		}
+	}
 	c.mu.Lock()
 	if reason != "" {
 		c.startEpochLocked(reason, prevLogID, prevSize)
+	} else if len(lost) > 0 {
+		c.uncleanStopLocked(lost, slices.Collect(maps.Keys(c.flights)))
 	}
 	v, epoch := c.version, c.epoch
 	c.mu.Unlock()
@@ -155,40 +216,102 @@ func (c *chainLog) start(ctx context.Context, host component.Host) error {
 }
 
 // load restores the log from storage, or says why a new epoch is needed.
-func (c *chainLog) load(ctx context.Context) (reason, prevLogID string, prevSize uint64) {
+// lost are the records the previous run left in flight.
+func (c *chainLog) load(ctx context.Context) (reason, prevLogID string, prevSize uint64, lost []flightEntry) {
 	if c.client == nil {
-		return ReasonNoState, "", 0
+		return ReasonNoState, "", 0, nil
 	}
 	data, err := c.client.Get(ctx, keyLog)
 	if err != nil {
 		c.logger.Error("chain state unreadable; starting a new epoch", zap.Error(err))
-		return ReasonStateUnreadable, "", 0
+		return ReasonStateUnreadable, "", 0, nil
 	}
 	if data == nil {
-		return ReasonNoState, "", 0
+		return ReasonNoState, "", 0, nil
 	}
 	var st persistedLog
 	if err := json.Unmarshal(data, &st); err != nil {
 		c.logger.Error("chain state unreadable; starting a new epoch", zap.Error(err))
-		return ReasonStateUnreadable, "", 0
+		return ReasonStateUnreadable, "", 0, nil
 	}
 	prevLogID = integrity.LogID(st.Origin, st.Epoch)
 	if st.Origin != c.origin {
-		return ReasonOriginChanged, prevLogID, st.Size
+		return ReasonOriginChanged, prevLogID, st.Size, nil
 	}
 	log, err := integrity.RestoreMerkleLog(st.Size, st.Hashes)
 	if err != nil {
 		c.logger.Error("chain state unreadable; starting a new epoch", zap.Error(err))
-		return ReasonStateUnreadable, prevLogID, st.Size
+		return ReasonStateUnreadable, prevLogID, st.Size, nil
+	}
+	for _, id := range st.Flights {
+		key := flightKey(st.Epoch, id)
+		var entries []flightEntry
+		data, err := c.client.Get(ctx, key)
+		if err == nil && data != nil {
+			err = json.Unmarshal(data, &entries)
+		}
+		if err != nil || data == nil {
+			// Its records cannot be declared: if they are not in the
+			// archive, the verifier reports them missing.
+			c.logger.Error("chain state: records in flight at the last stop are unreadable",
+				zap.String("key", key), zap.Error(err))
+		}
+		var valid []flightEntry
+		for _, e := range entries {
+			if e.Index < st.Size && len(e.Link) == len(integrity.Hash{}) {
+				valid = append(valid, e)
+			}
+		}
+		if len(valid) == 0 {
+			c.flightDelete = append(c.flightDelete, key)
+			continue
+		}
+		// The flight stays (in storage too) until the notice declaring
+		// it is downstream: killed again before that, the next start
+		// declares it again, with the notice.
+		c.flights[id] = valid
+		lost = append(lost, valid...)
+	}
+	slices.SortFunc(lost, func(a, b flightEntry) int { return cmp.Compare(a.Index, b.Index) })
+	if len(lost) > 0 || !st.Clean {
+		c.logger.Warn("chain state: the last stop was not clean", zap.Uint64("size", st.Size),
+			zap.Uint64("confirmed", st.Confirmed), zap.Int("in_flight", len(lost)))
 	}
 	c.mu.Lock()
 	c.epoch, c.logID, c.log = st.Epoch, prevLogID, log
 	c.mu.Unlock()
-	return "", "", 0
+	return "", "", 0, lost
+}
+
+// uncleanStopLocked chains the notice that lists the records the last run
+// left in flight: chained and persisted, but not known to have reached the
+// next consumer. Those of them the archive lacks were never acknowledged
+// (the receiver answers only after the pipeline returned); with their links
+// the verifier can still recompute every checkpoint over them.
+//
+// The notice covers the flights it declares: they are confirmed with it.
+func (c *chainLog) uncleanStopLocked(lost []flightEntry, flights []uint64) {
+	size := c.log.Size()
+	ld, lr := newNotice(integrity.EventUncleanStop, plog.SeverityNumberWarn)
+	lr.Body().SetStr(fmt.Sprintf("Unclean stop: %d chained records (leaves %d to %d) were not known to be downstream; "+
+		"any of them not in the archive was never acknowledged to its sender.", len(lost), lost[0].Index, size-1))
+	lr.Attributes().PutInt(integrity.AttrInFlightCount, int64(len(lost)))
+	lr.Attributes().PutInt(integrity.AttrInFlightFrom, int64(lost[0].Index))
+	lr.Attributes().PutInt(integrity.AttrInFlightSize, int64(size))
+	list := lr.Attributes().PutEmptySlice(integrity.AttrInFlightRecords)
+	for _, e := range lost {
+		m := list.AppendEmpty().SetEmptyMap()
+		m.PutInt("index", int64(e.Index))
+		m.PutStr("stream", e.Stream)
+		m.PutInt("seq", int64(e.Seq))
+		m.PutStr("link", integrity.Hash(e.Link).String())
+	}
+	c.chainNoticeLocked(ld, flights...)
 }
 
 // startEpochLocked begins a new log whose first record says why.
 func (c *chainLog) startEpochLocked(reason, prevLogID string, prevSize uint64) {
+	old := c.epoch
 	epoch := uint64(time.Now().UnixNano())
 	if epoch <= c.epoch {
 		epoch = c.epoch + 1
@@ -198,6 +321,9 @@ func (c *chainLog) startEpochLocked(reason, prevLogID string, prevSize uint64) {
 	c.log = integrity.NewMerkleLog()
 	clear(c.heads)
 	clear(c.dirty)
+	// The flights of the abandoned log are not declared: its epoch start
+	// names its size, and it is never continued.
+	c.dropFlightsLocked(old)
 	c.newEpoch = ""
 	c.telemetry.ProcessorChainEpochsStarted.Add(context.Background(), 1)
 	c.logger.Warn("starting a new chain epoch", zap.String("log_id", c.logID), zap.String("reason", reason),
@@ -219,14 +345,104 @@ func newNotice(event string, sev plog.SeverityNumber) (plog.Logs, plog.LogRecord
 }
 
 // chainNoticeLocked chains a record of the processor's own and queues it.
-func (c *chainLog) chainNoticeLocked(ld plog.Logs) {
+func (c *chainLog) chainNoticeLocked(ld plog.Logs, covers ...uint64) {
 	rl := ld.ResourceLogs().At(0)
 	sl := rl.ScopeLogs().At(0)
 	lr := sl.LogRecords().At(0)
 	canonical := integrity.AppendCanonical(nil, rl, sl, lr)
 	h := c.appendLocked(integrity.CollectorStream, sha256.Sum256(canonical))
 	h.SetAttributes(lr.Attributes())
-	c.pending = append(c.pending, &notice{logs: ld})
+	c.addFlightLocked([]flightEntry{flightEntryOf(&h)})
+	c.pending = append(c.pending, &notice{logs: ld, epoch: c.epoch, flight: h.Index, covers: covers})
+}
+
+// addFlightLocked records chained records as in flight; the flight's id is
+// its first leaf index.
+func (c *chainLog) addFlightLocked(entries []flightEntry) uint64 {
+	id := entries[0].Index
+	c.flights[id] = entries
+	c.flightWrite[id] = struct{}{}
+	return id
+}
+
+// confirm records that flights of epoch reached the next consumer. Their
+// storage keys go with the next state write (no write of their own).
+func (c *chainLog) confirm(epoch uint64, ids ...uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if epoch != c.epoch {
+		return // dropped with their log
+	}
+	for _, id := range ids {
+		if _, ok := c.flights[id]; !ok {
+			continue
+		}
+		delete(c.flights, id)
+		if _, unwritten := c.flightWrite[id]; unwritten {
+			delete(c.flightWrite, id)
+		} else {
+			c.flightDelete = append(c.flightDelete, flightKey(epoch, id))
+		}
+	}
+}
+
+// confirmNotices confirms released notices and what they cover.
+func (c *chainLog) confirmNotices(notices []*notice) {
+	for _, n := range notices {
+		c.confirm(n.epoch, append([]uint64{n.flight}, n.covers...)...)
+	}
+}
+
+// dropFlightsLocked forgets the flights of epoch (a log being left).
+func (c *chainLog) dropFlightsLocked(epoch uint64) {
+	for id := range c.flights {
+		if _, unwritten := c.flightWrite[id]; !unwritten {
+			c.flightDelete = append(c.flightDelete, flightKey(epoch, id))
+		}
+	}
+	clear(c.flights)
+	clear(c.flightWrite)
+}
+
+// confirmedLocked is the size below which every leaf is known to be
+// downstream: the start of the oldest flight.
+func (c *chainLog) confirmedLocked() uint64 {
+	confirmed := c.log.Size()
+	for id := range c.flights {
+		confirmed = min(confirmed, id)
+	}
+	return confirmed
+}
+
+// stateOpsLocked are the storage operations that write the state as it is
+// in memory: dirty stream heads, new flights, deletions of confirmed ones,
+// and the log.
+func (c *chainLog) stateOpsLocked(clean bool) []*storage.Operation {
+	ops := make([]*storage.Operation, 0, len(c.dirty)+len(c.flightWrite)+len(c.flightDelete)+1)
+	for s := range c.dirty {
+		h := c.heads[s]
+		data, _ := json.Marshal(persistedHead{Epoch: c.epoch, Seq: h.seq, Link: h.link.String()})
+		ops = append(ops, storage.SetOperation(keyStreamPrefix+s, data))
+	}
+	for _, key := range c.flightDelete {
+		ops = append(ops, storage.DeleteOperation(key))
+	}
+	for id := range c.flightWrite {
+		data, _ := json.Marshal(c.flights[id])
+		ops = append(ops, storage.SetOperation(flightKey(c.epoch, id), data))
+	}
+	ids := make([]uint64, 0, len(c.flights))
+	for id := range c.flights {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	data, _ := json.Marshal(persistedLog{Origin: c.origin, Epoch: c.epoch, Size: c.log.Size(), Hashes: c.log.Hashes(),
+		Confirmed: c.confirmedLocked(), Flights: ids, Clean: clean})
+	ops = append(ops, storage.SetOperation(keyLog, data))
+	clear(c.dirty)
+	clear(c.flightWrite)
+	c.flightDelete = nil
+	return ops
 }
 
 // appendLocked gives a record with this digest the next place in its stream
@@ -276,15 +492,7 @@ func (c *chainLog) persist(ctx context.Context, v, epoch uint64) error {
 		c.mu.Unlock()
 		return nil
 	}
-	ops := make([]*storage.Operation, 0, len(c.dirty)+1)
-	for s := range c.dirty {
-		h := c.heads[s]
-		data, _ := json.Marshal(persistedHead{Epoch: c.epoch, Seq: h.seq, Link: h.link.String()})
-		ops = append(ops, storage.SetOperation(keyStreamPrefix+s, data))
-	}
-	data, _ := json.Marshal(persistedLog{Origin: c.origin, Epoch: c.epoch, Size: c.log.Size(), Hashes: c.log.Hashes()})
-	ops = append(ops, storage.SetOperation(keyLog, data))
-	clear(c.dirty)
+	ops := c.stateOpsLocked(false)
 	current := c.version
 	c.mu.Unlock()
 	if err := c.client.Batch(ctx, ops...); err != nil {
@@ -409,8 +617,14 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 	if c.newEpoch != "" {
 		c.startEpochLocked(c.newEpoch, c.logID, c.log.Size())
 	}
+	var flight []flightEntry
 	for i := range items {
 		items[i].header = c.appendLocked(items[i].stream, items[i].digest)
+		flight = append(flight, flightEntryOf(&items[i].header))
+	}
+	var flightID uint64
+	if len(flight) > 0 {
+		flightID = c.addFlightLocked(flight)
 	}
 	version, epoch := c.version, c.epoch
 	head := integrity.TreeHead{LogID: c.logID, Size: c.log.Size(), Root: c.log.Root()}
@@ -435,12 +649,17 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 
 	if err := next.ConsumeLogs(integrity.ContextWithTreeHead(ctx, head), ld); err != nil {
 		c.requeue(released)
-		c.void(items, err)
+		// The batch stays in flight until its void notice is downstream.
+		c.void(items, flightID, err)
 		// The batch is not given back unchained: once passed on it may be
 		// held by a consumer that took it (one exporter of a fan-out, an
 		// in-memory queue), and must not change under it. Receivers send
 		// a new batch on retry, which is chained anew.
 		return err
+	}
+	c.confirmNotices(released)
+	if len(flight) > 0 {
+		c.confirm(epoch, flightID)
 	}
 	return nil
 }
@@ -460,7 +679,7 @@ func (c *chainLog) requeue(notices []*notice) {
 // was told to retry and will send them again as new records. The notice
 // lists their links, so the log's tree can still be recomputed and the
 // verifier can tell a refused record from a deleted one.
-func (c *chainLog) void(items []item, cause error) {
+func (c *chainLog) void(items []item, flightID uint64, cause error) {
 	if len(items) == 0 {
 		return
 	}
@@ -485,7 +704,7 @@ func (c *chainLog) void(items []item, cause error) {
 	c.telemetry.ProcessorChainRecordsVoided.Add(context.Background(), int64(len(items)))
 	c.mu.Lock()
 	if items[0].header.Log == c.logID {
-		c.chainNoticeLocked(ld)
+		c.chainNoticeLocked(ld, flightID)
 	}
 	c.mu.Unlock()
 }
@@ -514,6 +733,28 @@ func (c *chainLog) flush(ctx context.Context, next consumer.Logs) error {
 		c.requeue(released)
 		return err
 	}
+	c.confirmNotices(released)
+	return nil
+}
+
+// persistStop writes the state a last time at shutdown: the confirmations
+// since the last write, and whether the stop is clean (nothing left in
+// flight). A start that does not find the mark knows the stop was not.
+func (c *chainLog) persistStop(ctx context.Context) error {
+	c.persistMu.Lock()
+	defer c.persistMu.Unlock()
+	c.mu.Lock()
+	if c.newEpoch != "" {
+		c.mu.Unlock()
+		return nil // the log is abandoned; its state is not written again
+	}
+	ops := c.stateOpsLocked(len(c.flights) == 0)
+	current := c.version
+	c.mu.Unlock()
+	if err := c.client.Batch(context.WithoutCancel(ctx), ops...); err != nil {
+		return err
+	}
+	c.durable = current
 	return nil
 }
 
@@ -534,6 +775,11 @@ func (c *chainLog) shutdown(ctx context.Context, next consumer.Logs) error {
 		}
 	}
 	if c.client != nil {
+		if c.log != nil {
+			if err := c.persistStop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("chain processor: writing state at shutdown: %w", err))
+			}
+		}
 		errs = append(errs, c.client.Close(ctx))
 		c.client = nil
 	}

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
+)
+
+// testChain chains records the way the chain processor does, keeping each
+// one's archive line, so a test can leave lines out and add notices.
+type testChain struct {
+	t       *testing.T
+	logID   string
+	log     *integrity.MerkleLog
+	heads   map[string]integrity.ChainHeader
+	headers []integrity.ChainHeader
+	lines   [][]byte
+	signer  integrity.Signer
+}
+
+func newTestChain(t *testing.T) *testChain {
+	t.Helper()
+	key, err := integrity.GenerateKey("ed25519")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := integrity.NewKeySigner("test", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testChain{t: t, logID: "host/1", log: integrity.NewMerkleLog(), heads: map[string]integrity.ChainHeader{}, signer: signer}
+}
+
+func (c *testChain) chain(stream string, ld plog.Logs) uint64 {
+	rl := ld.ResourceLogs().At(0)
+	sl := rl.ScopeLogs().At(0)
+	canonical := integrity.AppendCanonical(nil, rl, sl, sl.LogRecords().At(0))
+	prev := integrity.Hash{}
+	last, ok := c.heads[stream]
+	if ok {
+		prev = last.Link()
+	}
+	h := integrity.ChainHeader{Digest: integrity.RecordDigest(canonical), Log: c.logID, Prev: prev, Seq: last.Seq + 1, Stream: stream}
+	h.Index = c.log.Append(h.Link())
+	c.heads[stream] = h
+	c.headers = append(c.headers, h)
+	c.lines = append(c.lines, integrity.AppendLine(nil, &h, canonical))
+	return h.Index
+}
+
+// record chains an agent's event in stream.
+func (c *testChain) record(stream string) uint64 {
+	ld := plog.NewLogs()
+	sl := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
+	lr := sl.LogRecords().AppendEmpty()
+	lr.SetEventName("agent_audit.tool.call")
+	lr.Attributes().PutStr("session.id", stream)
+	lr.Attributes().PutInt("n", int64(c.log.Size()))
+	return c.chain(stream, ld)
+}
+
+// uncleanStop chains an unclean-stop notice listing leaves [from, size)
+// (all of them); edit may change the notice before it is chained.
+func (c *testChain) uncleanStop(from uint64, edit func(attrs pcommon.Map)) uint64 {
+	size := c.log.Size()
+	ld, sl := integrity.NewCollectorBatch("test")
+	lr := integrity.AppendCollectorRecord(sl, integrity.EventUncleanStop, plog.SeverityNumberWarn, 1)
+	lr.Attributes().PutInt(integrity.AttrInFlightFrom, int64(from))
+	lr.Attributes().PutInt(integrity.AttrInFlightSize, int64(size))
+	lr.Attributes().PutInt(integrity.AttrInFlightCount, int64(size-from))
+	list := lr.Attributes().PutEmptySlice(integrity.AttrInFlightRecords)
+	for i := from; i < size; i++ {
+		h := &c.headers[i]
+		m := list.AppendEmpty().SetEmptyMap()
+		m.PutInt("index", int64(i))
+		m.PutStr("stream", h.Stream)
+		m.PutInt("seq", int64(h.Seq))
+		m.PutStr("link", h.Link().String())
+	}
+	if edit != nil {
+		edit(lr.Attributes())
+	}
+	return c.chain(integrity.CollectorStream, ld)
+}
+
+// verify checks the archive made of the chain's lines but those of drop,
+// sealed by a checkpoint at the chain's size.
+func (c *testChain) verify(drop ...uint64) *Report {
+	c.t.Helper()
+	var seg []byte
+	for i, line := range c.lines {
+		dropped := false
+		for _, d := range drop {
+			dropped = dropped || d == uint64(i)
+		}
+		if !dropped {
+			seg = append(seg, line...)
+		}
+	}
+	plain := func(event string, set func(lr plog.LogRecord)) []byte {
+		ld, sl := integrity.NewCollectorBatch("test")
+		lr := integrity.AppendCollectorRecord(sl, event, plog.SeverityNumberInfo, 1)
+		set(lr)
+		rl := ld.ResourceLogs().At(0)
+		return integrity.AppendLine(nil, nil, integrity.AppendCanonical(nil, rl, sl, lr))
+	}
+	note, err := integrity.SignCheckpoint(c.logID, c.log.Size(), c.log.Root(), c.signer)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cps := plain(integrity.EventKeyAnnouncement, func(lr plog.LogRecord) {
+		lr.Attributes().PutStr(integrity.AttrKeyVerifierKey, c.signer.VerifierKey())
+	})
+	cps = append(cps, plain(integrity.EventCheckpoint, func(lr plog.LogRecord) { lr.Body().SetStr(string(note)) })...)
+	v := newVerifier(nil, false)
+	v.readSegment("records.ndjson", seg)
+	v.readSegment("checkpoints.ndjson", cps)
+	v.finish()
+	return v.report("test", "")
+}
+
+func logProblems(r *Report) string {
+	var all []string
+	all = append(all, r.Problems...)
+	for _, l := range r.Logs {
+		all = append(all, l.Problems...)
+		all = append(all, l.Missing...)
+		for _, s := range l.Streams {
+			all = append(all, s.Problems...)
+		}
+	}
+	return strings.Join(all, "; ")
+}
+
+// crashedChain is a log whose collector died with leaves 5-9 in flight
+// (5 and 6 never reached the archive, 7-9 did), restarted, declared them
+// and went on; the checkpoint at its end covers them all.
+func crashedChain(t *testing.T, edit func(attrs pcommon.Map)) (*testChain, []uint64) {
+	c := newTestChain(t)
+	for i := 0; i < 10; i++ {
+		c.record(fmt.Sprint("s", i%2))
+	}
+	c.uncleanStop(5, edit)
+	for i := 0; i < 4; i++ {
+		c.record(fmt.Sprint("s", i%2))
+	}
+	return c, []uint64{5, 6}
+}
+
+func TestLostInFlightVerifies(t *testing.T) {
+	c, lost := crashedChain(t, nil)
+	r := c.verify(lost...)
+	if !r.Verified {
+		t.Fatalf("a log whose only missing leaves were declared in flight must verify: %s", logProblems(r))
+	}
+	l := r.Logs[0]
+	if l.LostInFlight != 2 || l.MissingLeaves != 0 || l.Integrity != "ok" || l.Completeness != "complete" || l.SealedSize != 15 {
+		t.Fatalf("log report: lost %d, missing %d, integrity %s, completeness %s, sealed %d",
+			l.LostInFlight, l.MissingLeaves, l.Integrity, l.Completeness, l.SealedSize)
+	}
+	perStream := map[string]int{}
+	for _, s := range l.Streams {
+		perStream[s.Stream] = s.LostInFlight
+		if s.MissingSeqs != 0 || len(s.Gaps) != 0 {
+			t.Errorf("stream %s: a lost leaf is not a gap: %d missing seqs %v", s.Stream, s.MissingSeqs, s.Gaps)
+		}
+	}
+	// Leaf 5 was stream s1's, leaf 6 s0's.
+	if perStream["s0"] != 1 || perStream["s1"] != 1 {
+		t.Errorf("per-stream lost in flight: %v", perStream)
+	}
+	var text bytes.Buffer
+	r.writeText(&text, true)
+	if !strings.Contains(text.String(), "lost in flight: 2 records") || !strings.Contains(text.String(), "records (1 lost in flight), seq") {
+		t.Errorf("the text report shows the counts:\n%s", text.String())
+	}
+
+	// Nothing lost: the notice is there, the count is zero.
+	if r := c.verify(); !r.Verified || r.Logs[0].LostInFlight != 0 {
+		t.Errorf("all leaves present: verified %v, lost %d: %s", r.Verified, r.Logs[0].LostInFlight, logProblems(r))
+	}
+}
+
+func TestMissingLeafOutsideDeclaredRangeFails(t *testing.T) {
+	c, _ := crashedChain(t, nil)
+	// Leaf 3 is before the declared range, leaf 12 after the notice.
+	for _, drop := range []uint64{3, 12} {
+		r := c.verify(5, drop)
+		l := r.Logs[0]
+		if r.Verified || l.MissingLeaves != 1 || l.LostInFlight != 1 || l.Completeness != "incomplete" {
+			t.Errorf("leaf %d missing: verified %v, missing %d, lost %d, completeness %s", drop, r.Verified, l.MissingLeaves, l.LostInFlight, l.Completeness)
+		}
+	}
+	// Without the notice, the same loss is a failure.
+	plain := newTestChain(t)
+	for i := 0; i < 10; i++ {
+		plain.record("s0")
+	}
+	if r := plain.verify(5, 6); r.Verified || r.Logs[0].MissingLeaves != 2 || r.Logs[0].LostInFlight != 0 {
+		t.Errorf("undeclared loss: verified %v, missing %d, lost %d", r.Verified, r.Logs[0].MissingLeaves, r.Logs[0].LostInFlight)
+	}
+}
+
+func TestImplausibleUncleanStopNotice(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(attrs pcommon.Map)
+		want string
+	}{
+		{"size is not the notice's place", func(a pcommon.Map) { a.PutInt(integrity.AttrInFlightSize, 12) }, "declares the log's size at the restart as 12"},
+		{"count does not match", func(a pcommon.Map) { a.PutInt(integrity.AttrInFlightCount, 3) }, "counts 3 records but lists 5"},
+		{"entry outside the range", func(a pcommon.Map) {
+			v, _ := a.Get(integrity.AttrInFlightRecords)
+			v.Slice().At(0).Map().PutInt("index", 2)
+		}, "outside the range [5, 10) it declares"},
+		{"range beyond the log", func(a pcommon.Map) { a.PutInt(integrity.AttrInFlightFrom, 40) }, "without a valid range"},
+		{"link of a present leaf", func(a pcommon.Map) {
+			v, _ := a.Get(integrity.AttrInFlightRecords)
+			v.Slice().At(3).Map().PutStr("link", strings.Repeat("ab", 32))
+		}, "leaf 8: unclean-stop notice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, lost := crashedChain(t, tc.edit)
+			r := c.verify(lost...)
+			if r.Verified || r.Logs[0].Integrity != "failed" || !strings.Contains(logProblems(r), tc.want) {
+				t.Fatalf("verified %v, integrity %s; want a problem with %q: %s", r.Verified, r.Logs[0].Integrity, tc.want, logProblems(r))
+			}
+		})
+	}
+}
+
+// The notice's links are what the checkpoint's root is recomputed with: a
+// wrong link for a lost leaf does not match the signed root.
+func TestLostLeafLinkIsCheckedAgainstCheckpoint(t *testing.T) {
+	c, lost := crashedChain(t, func(a pcommon.Map) {
+		v, _ := a.Get(integrity.AttrInFlightRecords)
+		v.Slice().At(0).Map().PutStr("link", strings.Repeat("cd", 32))
+	})
+	r := c.verify(lost...)
+	if r.Verified || !strings.Contains(logProblems(r), "do not hash to its root") {
+		t.Fatalf("verified %v: %s", r.Verified, logProblems(r))
+	}
+}

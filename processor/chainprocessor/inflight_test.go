@@ -1,0 +1,236 @@
+package chainprocessor
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/agentaudit/otelcol-agentaudit/pkg/integrity"
+)
+
+// snapshot is the storage as a SIGKILL leaves it: what was written, and
+// nothing the process would have written later.
+func (m *memStorage) snapshot() *memStorage {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return &memStorage{data: maps.Clone(m.data)}
+}
+
+func (m *memStorage) flightKeys() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var keys []string
+	for k := range m.data {
+		if strings.HasPrefix(k, keyFlightPrefix) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// holdConsumer passes batches on, but holds the one whose first record's
+// body starts with "held" (a copy is kept) until release is closed, as a
+// pipeline does whose process is about to die.
+type holdConsumer struct {
+	consumertest.LogsSink
+	held    plog.Logs
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *holdConsumer) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	if strings.HasPrefix(ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body().AsString(), "held") {
+		h.held = plog.NewLogs()
+		ld.CopyTo(h.held)
+		close(h.entered)
+		<-h.release
+		return errors.New("the process died")
+	}
+	return h.LogsSink.ConsumeLogs(ctx, ld)
+}
+
+// inFlightList reads the records an unclean-stop notice lists.
+func inFlightList(t *testing.T, r outRecord) []flightEntry {
+	t.Helper()
+	v, ok := r.lr.Attributes().Get(integrity.AttrInFlightRecords)
+	require.True(t, ok)
+	var out []flightEntry
+	for _, item := range v.Slice().All() {
+		m := item.Map()
+		idx, _ := m.Get("index")
+		stream, _ := m.Get("stream")
+		seq, _ := m.Get("seq")
+		link, _ := m.Get("link")
+		h, err := integrity.ParseHash(link.Str())
+		require.NoError(t, err)
+		out = append(out, flightEntry{Index: uint64(idx.Int()), Stream: stream.Str(), Seq: uint64(seq.Int()), Link: h[:]})
+	}
+	return out
+}
+
+func attrInt(t *testing.T, r outRecord, key string) uint64 {
+	t.Helper()
+	v, ok := r.lr.Attributes().Get(key)
+	require.True(t, ok, key)
+	return uint64(v.Int())
+}
+
+// A collector killed while a batch it chained and persisted is still on its
+// way downstream declares that batch's records at the next start: their
+// links, so the verifier can recompute the checkpoints over them, and the
+// range they lie in. Batches that got through are not declared.
+func TestUncleanStopDeclaresRecordsInFlight(t *testing.T) {
+	store := newMemStorage()
+	next := &holdConsumer{entered: make(chan struct{}), release: make(chan struct{})}
+	t.Cleanup(func() { close(next.release) })
+	p1, _ := startChain(t, testConfig("o", true), next, testHost{testStorageID: store})
+	require.NoError(t, p1.ConsumeLogs(context.Background(), batch("a", 5, "x", "y")))
+	require.NoError(t, p1.ConsumeLogs(context.Background(), batch("b", 3, "x")))
+	go func() { _ = p1.ConsumeLogs(context.Background(), batch("held", 4, "x", "y")) }()
+	<-next.entered
+	disk := store.snapshot()
+	st := disk.log(t)
+	assert.Equal(t, uint64(13), st.Size)
+	assert.Equal(t, uint64(9), st.Confirmed, "the held batch starts at leaf 9; all below it got through")
+	assert.False(t, st.Clean)
+
+	next2 := &consumertest.LogsSink{}
+	p2, _ := startChain(t, testConfig("o", true), next2, testHost{testStorageID: disk})
+	// Killed again before the notice went out: the next start declares
+	// the held batch again, and the lost notice.
+	disk2 := disk.snapshot()
+	require.NoError(t, p2.ConsumeLogs(context.Background(), batch("after", 2, "x")))
+	after := records(t, next2.AllLogs()...)
+	notices := withEvent(after, integrity.EventUncleanStop)
+	require.Len(t, notices, 1, "the start after the kill declares what was in flight")
+	n := notices[0]
+	held := records(t, next.held)
+	heldRecs := withEvent(held, "agent_audit.tool.call")
+	require.Len(t, heldRecs, 4)
+	var want []flightEntry
+	for _, r := range heldRecs {
+		want = append(want, flightEntryOf(&r.header))
+	}
+	assert.Equal(t, want, inFlightList(t, n), "exactly the held batch's records, with their links")
+	assert.Equal(t, uint64(4), attrInt(t, n, integrity.AttrInFlightCount))
+	assert.Equal(t, uint64(9), attrInt(t, n, integrity.AttrInFlightFrom))
+	assert.Equal(t, uint64(13), attrInt(t, n, integrity.AttrInFlightSize))
+	assert.Equal(t, uint64(13), n.header.Index, "the notice is the first leaf after the restart")
+	assert.Equal(t, held[0].header.Log, n.header.Log, "the log goes on: no new epoch")
+	assert.Empty(t, withEvent(after, integrity.EventEpochStart))
+
+	next3 := &consumertest.LogsSink{}
+	p3, _ := startChain(t, testConfig("o", true), next3, testHost{testStorageID: disk2})
+	require.NoError(t, p3.ConsumeLogs(context.Background(), batch("third", 1, "x")))
+	again := withEvent(records(t, next3.AllLogs()...), integrity.EventUncleanStop)
+	require.Len(t, again, 1)
+	assert.Equal(t, append(want, flightEntryOf(&n.header)), inFlightList(t, again[0]),
+		"the held batch and the first notice, which never went out")
+	assert.Equal(t, uint64(9), attrInt(t, again[0], integrity.AttrInFlightFrom))
+	assert.Equal(t, uint64(14), attrInt(t, again[0], integrity.AttrInFlightSize))
+
+	// With the held batch, everything chains without a gap.
+	all := append(append(records(t, next.AllLogs()...), held...), after...)
+	verifyChains(t, all)
+	for _, r := range after {
+		if r.header.Stream == "x" && strings.HasPrefix(r.body(), "after-") {
+			assert.Greater(t, r.header.Seq, lastOfStream(held, "x").header.Seq)
+		}
+	}
+}
+
+// Confirmations are written with the next state write (no write of their
+// own); a shutdown writes them and marks the stop clean, and the next start
+// declares nothing.
+func TestCleanStopDeclaresNothing(t *testing.T) {
+	store := newMemStorage()
+	next := &consumertest.LogsSink{}
+	p1, _ := startChain(t, testConfig("o", true), next, testHost{testStorageID: store})
+	for _, label := range []string{"a", "b", "c"} {
+		require.NoError(t, p1.ConsumeLogs(context.Background(), batch(label, 4, "x")))
+	}
+	st := store.log(t)
+	assert.Equal(t, []uint64{9}, st.Flights, "only the last batch is still recorded as in flight")
+	assert.Equal(t, uint64(9), st.Confirmed)
+	assert.Len(t, store.flightKeys(), 1, "flights of confirmed batches are deleted from storage")
+
+	require.NoError(t, p1.Shutdown(context.Background()))
+	st = store.log(t)
+	assert.True(t, st.Clean)
+	assert.Empty(t, st.Flights)
+	assert.Equal(t, st.Size, st.Confirmed)
+	assert.Empty(t, store.flightKeys())
+
+	next2 := &consumertest.LogsSink{}
+	p2, _ := startChain(t, testConfig("o", true), next2, testHost{testStorageID: store})
+	require.NoError(t, p2.ConsumeLogs(context.Background(), batch("d", 2, "x")))
+	assert.Empty(t, withEvent(records(t, next2.AllLogs()...), integrity.EventUncleanStop))
+	assert.False(t, store.log(t).Clean, "a running collector's state is not marked clean")
+}
+
+// A batch refused downstream stays in flight until its void notice is
+// downstream: killed before that, the start declares it.
+func TestRefusedBatchStaysInFlightUntilItsVoidNotice(t *testing.T) {
+	store := newMemStorage()
+	next := &flakyConsumer{}
+	p1, _ := startChain(t, testConfig("o", true), next, testHost{testStorageID: store})
+	require.NoError(t, p1.ConsumeLogs(context.Background(), batch("a", 3, "x")))
+	next.setErr(errors.New("queue full"))
+	require.Error(t, p1.ConsumeLogs(context.Background(), batch("refused", 2, "x")))
+	next.setErr(nil)
+	// The void notice is chained but goes out with the next batch; this
+	// batch's state write is the last before the kill.
+	disk := store.snapshot()
+
+	next2 := &consumertest.LogsSink{}
+	p2, _ := startChain(t, testConfig("o", true), next2, testHost{testStorageID: disk})
+	require.NoError(t, p2.ConsumeLogs(context.Background(), batch("after", 1, "x")))
+	after := records(t, next2.AllLogs()...)
+	notices := withEvent(after, integrity.EventUncleanStop)
+	require.Len(t, notices, 1)
+	refused := records(t, next.refusedBatches()...)
+	var want []flightEntry
+	for _, r := range withEvent(refused, "agent_audit.tool.call") {
+		want = append(want, flightEntryOf(&r.header))
+	}
+	require.Len(t, want, 2)
+	assert.Equal(t, want, inFlightList(t, notices[0]))
+	verifyChains(t, append(append(records(t, next.AllLogs()...), refused...), after...))
+
+	// Once the void notice is downstream, the refused batch is confirmed
+	// with it: a later kill declares neither.
+	require.NoError(t, p1.ConsumeLogs(context.Background(), batch("b", 1, "x")))
+	require.Len(t, withEvent(records(t, next.AllLogs()...), integrity.EventVoid), 1)
+	require.NoError(t, p1.ConsumeLogs(context.Background(), batch("c", 1, "x")))
+	st := store.log(t)
+	assert.Equal(t, []uint64{st.Size - 1}, st.Flights, "only batch c is left in flight")
+}
+
+// The processor's own notices continue the @collector stream of a log
+// restored from storage. (Before, a void notice after a restart took seq 1
+// again, which the verifier reports as equivocation with the epoch start.)
+func TestVoidNoticeAfterRestartContinuesCollectorStream(t *testing.T) {
+	store := newMemStorage()
+	p1, _ := startChain(t, testConfig("o", true), &consumertest.LogsSink{}, testHost{testStorageID: store})
+	require.NoError(t, p1.ConsumeLogs(context.Background(), batch("a", 3, "x")))
+	require.NoError(t, p1.Shutdown(context.Background()))
+
+	next := &flakyConsumer{}
+	p2, _ := startChain(t, testConfig("o", true), next, testHost{testStorageID: store})
+	next.setErr(errors.New("queue full"))
+	require.Error(t, p2.ConsumeLogs(context.Background(), batch("refused", 1, "x")))
+	next.setErr(nil)
+	require.NoError(t, p2.ConsumeLogs(context.Background(), batch("b", 1, "x")))
+	voids := withEvent(records(t, next.AllLogs()...), integrity.EventVoid)
+	require.Len(t, voids, 1)
+	assert.Equal(t, integrity.CollectorStream, voids[0].header.Stream)
+	assert.Equal(t, uint64(2), voids[0].header.Seq, "after the epoch start, seq 1")
+	assert.NotEqual(t, integrity.Hash{}, voids[0].header.Prev)
+}
