@@ -330,6 +330,7 @@ var ecsCategories = map[string]ecsCategorization{
 	integrity.EventKeyAnnouncement:     {"event", "configuration", "creation"}, // change with agent_audit.key.previous
 	integrity.EventEpochStart:          {"event", "database", "info"},
 	integrity.EventVoid:                {"event", "database", "error"},
+	integrity.EventUncleanStop:         {"event", "database", "error"}, // records may have been lost in flight
 }
 
 // Categorization of an event name the table does not hold: any other record

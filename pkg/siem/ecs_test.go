@@ -949,6 +949,7 @@ func TestECSCategorizationVariants(t *testing.T) {
 		{integrity.EventCheckpointTimestamp, "", "", "event", "database", "info"},
 		{integrity.EventEpochStart, "", "", "event", "database", "info"},
 		{integrity.EventVoid, "", "", "event", "database", "error"},
+		{integrity.EventUncleanStop, "", "", "event", "database", "error"},
 		{"agent_audit.chain.other", "", "", "event", "database", "info"},
 		{"agent_audit.future", "", "", "event", "api", "info"},
 	} {
