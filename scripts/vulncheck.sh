@@ -59,7 +59,10 @@ for d in "${srcdirs[@]}"; do [ -f "$d/go.mod" ] || die "$d/go.mod missing (run m
 for b in "${bins[@]}"; do [ -f "$b" ] || die "$b missing (run make build)"; done
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+partial="" # a database being built: removed if the script stops before renaming it
+trap 'rm -rf "$tmp" ${partial:+"$partial"}' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # build_db: fetch the pinned vulndb module, check its hash, and index its OSV
 # files. Built into a temporary directory in the cache and renamed into place,
@@ -77,14 +80,15 @@ build_db() {
 	mkdir -p "$(dirname "$db")"
 	local out
 	out=$(mktemp -d "$db.tmp.XXXXXX")
+	partial=$out
 	(cd "$tmp" && GOFLAGS=-mod=mod go run "golang.org/x/vulndb/cmd/indexdb@$VULNDB_VERSION" -vulns "$dir/data/osv" -out "$out")
 	[ -f "$out/index/db.json" ] && [ -f "$out/index/modules.json" ] || die "indexdb wrote no index into $out"
 	# The snapshot's date: the vulndb commit time (its OSV files carry no dates).
 	jq -r .Time "$(dirname "$(jq -r .Info <<<"$info")")/$VULNDB_VERSION.info" >"$out/snapshot-time"
 	ls "$dir/data/osv" | wc -l | tr -d ' ' >"$out/osv-count"
-	if ! mv -T "$out" "$db" 2>/dev/null; then
-		rm -rf "$out" # another run finished first: keep its database
-	fi
+	if mv -T "$out" "$db" 2>/dev/null; then
+		partial=""
+	fi # else another run finished first: keep its database, remove ours on exit
 	say "database built in $((SECONDS - start))s"
 }
 
