@@ -29,6 +29,9 @@
 # reason.
 #
 # Usage: scripts/vulncheck.sh      (after make build)
+#        scripts/vulncheck.sh --self-test   (shows that a finding fails: scans
+#        a throwaway module that calls golang.org/x/text v0.3.5's
+#        language.Parse, GO-2021-0113; about 30 s)
 # Knobs: VULNCHECK_ALLOW=FILE (allowlist), VULNCHECK_SRC="DIR..." (source
 # scans, default ". _build"), VULNCHECK_BINS="FILE..." (binary scans).
 # Exit status: 0 clean or every failing finding allowed, 1 otherwise, 2 setup.
@@ -53,10 +56,47 @@ die() {
 	exit 2
 }
 
+# self_test: the check must fail on a reachable vulnerable call, in source
+# and binary mode, and pass once that finding is allowed for its exact version.
+self_test() {
+	local mod="$tmp/vulnmod" out rc
+	mkdir -p "$mod"
+	printf 'module example.com/vulnmod\n\ngo 1.26.0\n' >"$mod/go.mod"
+	cat >"$mod/main.go" <<'GO'
+// Deliberately vulnerable: golang.org/x/text v0.3.5's language.Parse is
+// GO-2021-0113 (fixed in v0.3.7).
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/text/language"
+)
+
+func main() { fmt.Println(language.Parse(os.Args[1])) }
+GO
+	(cd "$mod" && go get golang.org/x/text@v0.3.5 2>/dev/null && go build -o vulnbin .) || die "self-test: cannot build the vulnerable module"
+	: >"$tmp/empty-allow"
+	printf 'GO-2021-0113 golang.org/x/text@v0.3.5 self-test: the deliberately vulnerable call\n' >"$tmp/one-allow"
+	set +e
+	out=$(VULNCHECK_SRC="$mod" VULNCHECK_BINS="$mod/vulnbin" VULNCHECK_ALLOW="$tmp/empty-allow" "$0" 2>&1)
+	rc=$?
+	set -e
+	echo "$out" | grep FAILING
+	[ "$rc" -eq 1 ] || die "self-test: exit $rc with an empty allowlist, want 1"
+	[ "$(echo "$out" | grep -c 'FAILING GO-2021-0113 golang.org/x/text@v0.3.5')" -eq 2 ] || die "self-test: GO-2021-0113 not FAILING in both the source and the binary scan"
+	VULNCHECK_SRC="$mod" VULNCHECK_BINS="$mod/vulnbin" VULNCHECK_ALLOW="$tmp/one-allow" "$0" >/dev/null ||
+		die "self-test: fails although GO-2021-0113 is allowed"
+	say "self-test ok: an unlisted reachable finding fails (exit 1), a listed one passes"
+}
+
 command -v jq >/dev/null || die "jq is needed to read govulncheck's JSON (Debian package jq)"
 [ -r "$allow" ] || die "cannot read the allowlist $allow"
-for d in "${srcdirs[@]}"; do [ -f "$d/go.mod" ] || die "$d/go.mod missing (run make build for _build)"; done
-for b in "${bins[@]}"; do [ -f "$b" ] || die "$b missing (run make build)"; done
+if [ "${1:-}" != --self-test ]; then
+	for d in "${srcdirs[@]}"; do [ -f "$d/go.mod" ] || die "$d/go.mod missing (run make build for _build)"; done
+	for b in "${bins[@]}"; do [ -f "$b" ] || die "$b missing (run make build)"; done
+fi
 
 tmp=$(mktemp -d)
 partial="" # a database being built: removed if the script stops before renaming it
@@ -93,6 +133,10 @@ build_db() {
 }
 
 [ -f "$db/index/modules.json" ] || build_db
+if [ "${1:-}" = --self-test ]; then
+	self_test
+	exit 0
+fi
 say "database: golang.org/x/vulndb@$VULNDB_VERSION, $(cat "$db/osv-count") advisories, snapshot of $(cat "$db/snapshot-time")"
 
 # Allowlist: ID MODULE@VERSION REASON...; an entry without a reason is an error.
