@@ -16,8 +16,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	neturl "net/url"
+	"os"
 	"os/signal"
 	"time"
 
