@@ -268,8 +268,8 @@ func writePipelineDocs(b *testing.B, rows []pipelineRow) {
 		if r.pipeline != "plain" {
 			leaks = fmt.Sprintf("%d of %d", r.leaked, r.total)
 		}
-		fmt.Fprintf(&t, "| %s | %s | %d | %.0f | %.0f %% | %.3f | %.0f | %.0f MiB | %.1f / %.1f ms | %d | %s |\n",
-			r.what, r.format, r.events, r.eventsPerSec, r.eventsPerSec*r.cpuPer1000/10, r.cpuPer1000, 1000/r.cpuPer1000, r.peakRSSMiB,
+		fmt.Fprintf(&t, "| %s | %s | %s | %s | %.0f %% | %.3f | %s | %.0f MiB | %.1f / %.1f ms | %d | %s |\n",
+			r.what, r.format, thousands(float64(r.events)), thousands(r.eventsPerSec), r.eventsPerSec*r.cpuPer1000/10, r.cpuPer1000, thousands(1000/r.cpuPer1000), r.peakRSSMiB,
 			float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000, r.retries, leaks)
 		byKey[r.pipeline+"-"+string(r.format)] = r
 	}
@@ -277,7 +277,7 @@ func writePipelineDocs(b *testing.B, rows []pipelineRow) {
 	co := byKey["redaction-otlp"]
 	fmt.Fprintf(&t, "\nGoals: (b) keeps at least half of (a)'s events/s per core: over OTLP %.0f %% of (a)'s events/s (%s) and %.0f %% of its events per CPU second, "+
 		"over the native API %.0f %% (%s) and %.0f %%. "+
-		"(b) faster than (c): %.1fx over the native API (%s), %.1fx over OTLP (%s).\n%s\n",
+		"(b) faster than (c): %.1fx over the native API (%s), %.1fx over OTLP (%s).\n%s",
 		100*bo.eventsPerSec/a.eventsPerSec, metOrNot(bo.eventsPerSec >= a.eventsPerSec/2), 100*a.cpuPer1000/bo.cpuPer1000,
 		100*bn.eventsPerSec/a.eventsPerSec, metOrNot(bn.eventsPerSec >= a.eventsPerSec/2), 100*a.cpuPer1000/bn.cpuPer1000,
 		bn.eventsPerSec/cn.eventsPerSec, metOrNot(bn.eventsPerSec > cn.eventsPerSec),
@@ -285,6 +285,16 @@ func writePipelineDocs(b *testing.B, rows []pipelineRow) {
 		pipelinesEnd)
 	s = s[:i] + t.String() + s[j+len(pipelinesEnd):]
 	require.NoError(b, os.WriteFile(path, []byte(s), 0o644))
+}
+
+// thousands writes a whole number with thousands separators, as the
+// docs' other tables do.
+func thousands(f float64) string {
+	s := fmt.Sprintf("%.0f", f)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func metOrNot(ok bool) string {
@@ -297,12 +307,17 @@ func metOrNot(ok bool) string {
 // machineLine names the machine, the toolchain, the date and how busy the
 // machine was when the run started (BENCH_NOTE adds a remark).
 func machineLine() string {
-	model := "unknown CPU"
+	// The machine's cores, not runtime.NumCPU: this process runs under
+	// taskset with one.
+	model, cores := "unknown CPU", 0
 	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(raw), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			k, v, ok := strings.Cut(l, ":")
+			switch k = strings.TrimSpace(k); {
+			case ok && k == "model name" && model == "unknown CPU":
 				model = strings.TrimSpace(v)
-				break
+			case ok && k == "processor":
+				cores++
 			}
 		}
 	}
@@ -313,7 +328,7 @@ func machineLine() string {
 		}
 	}
 	line := fmt.Sprintf("Machine: %d cores `%s`, %s, %s%s; collector pinned to CPU %s (taskset), load generator on the other core.",
-		runtime.NumCPU(), model, runtime.Version(), time.Now().UTC().Format("2006-01-02"), load, orDefault(os.Getenv("BENCH_COLLECTOR_CPU"), "0"))
+		cores, model, runtime.Version(), time.Now().UTC().Format("2006-01-02"), load, orDefault(os.Getenv("BENCH_COLLECTOR_CPU"), "0"))
 	if note := os.Getenv("BENCH_NOTE"); note != "" {
 		line += " " + note
 	}
