@@ -316,7 +316,7 @@ func (g *Generator) toolArgs(secret string) (string, map[string]any) {
 		}
 		return "Edit", args
 	default:
-		args := map[string]any{"pattern": g.pick([]string{"TODO", "func Decode", "http.Client", "os.Getenv"}), "path": "/home/dev/project"}
+		args := map[string]any{"pattern": g.pick([]string{"Dial", "func Decode", "http.Client", "os.Getenv"}), "path": "/home/dev/project"}
 		if secret != "" {
 			args["glob"] = secret
 		}
