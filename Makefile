@@ -86,15 +86,23 @@ fuzz:
 	scripts/fuzz.sh ./receiver/agentauditreceiver FuzzClaudeCodeHook $(FUZZTIME)
 	scripts/fuzz.sh ./receiver/agentauditreceiver FuzzTranscriptLine $(FUZZTIME)
 
-## bench: receiver-to-archive benchmark (events/s and CPU per event)
+## bench: component benchmarks, receiver-to-archive, and the three pipelines
+## under the load generator (BenchmarkPipelines, which rewrites its table in
+## docs/benchmarks.md; it needs the benchmark distribution with contrib's
+## redactionprocessor, builder-config-bench.yaml, built into _build/bench).
 bench: build
+	@mkdir -p _build/bench
+	$(GO) tool builder --config builder-config-bench.yaml
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./pkg/...
 	$(GO) test -run '^$$' -bench SlowSigner -benchtime 3s ./processor/signprocessor
 	$(GO) test -run '^$$' -bench BenchmarkScrub -benchtime 2s -count 3 ./processor/scrubprocessor
 	$(GO) test -run '^$$' -bench TPMSign -benchtime 3s ./extension/signerextension
 	$(GO) test -run '^$$' -bench 'Normalize|GenAISpans|ClaudeCodeHook' -benchtime 2s -cpu 1 ./processor/agentnormalizeprocessor ./connector/genaiconnector ./receiver/agentauditreceiver
 	GOMAXPROCS=1 $(GO) test -run '^$$' -bench . -benchtime 5x ./cmd/auditctl
-	AGENTAUDIT_BIN=$(abspath $(BIN)) $(GO) test -run '^$$' -bench . -benchtime 3x -count 1 ./tests/
+	AGENTAUDIT_BIN=$(abspath $(BIN)) $(GO) test -run '^$$' -bench BenchmarkReceiverToArchive -benchtime 3x -count 1 ./tests/
+	# The collector pinned to CPU 0 by the benchmark, the load generator (this test process) to CPU 1.
+	AGENTAUDIT_BIN=$(abspath $(BIN)) AUDITCTL_BIN=$(abspath $(AUDITCTL)) AGENTAUDIT_BENCH_BIN=$(abspath _build/bench/otelcol-agentaudit-bench) \
+		BENCH_WRITE_DOCS=1 BENCH_COLLECTOR_CPU=0 taskset -c 1 $(GO) test -run '^$$' -bench BenchmarkPipelines -benchtime 1x -timeout 30m ./tests/
 
 clean:
 	rm -rf _build var

@@ -250,7 +250,16 @@ func (c *collector) start() {
 	c.t.Helper()
 	logf, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	require.NoError(c.t, err)
-	c.cmd = exec.Command(binary, "--config", c.config)
+	bin := binary
+	if b := c.p.Extra["binary"]; b != "" { // another distribution (the benchmark's)
+		bin = b
+	}
+	c.cmd = exec.Command(bin, "--config", c.config)
+	if cpus := c.p.Extra["taskset"]; cpus != "" {
+		// taskset execs the collector in its own process, so the pid (and
+		// peakRSS, cpuTime) stay the collector's.
+		c.cmd = exec.Command("taskset", "-c", cpus, bin, "--config", c.config)
+	}
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	require.NoError(c.t, c.cmd.Start())
 	c.done = make(chan struct{})
@@ -539,7 +548,12 @@ func eventJSON(id, session string, padding int) []byte {
 // retry), and ["s3_ca_file"], the PEM CA to trust for an https endpoint
 // (s3.tls.ca_file); s3Extra fills in endpoint, bucket, prefix and keys for
 // a tests3 server. ["compression"] sets the exporter's compression either
-// way.
+// way. Extra["redaction"] puts contrib's redaction processor where scrub
+// would be; the value is its YAML, each line indented by 4 spaces (only
+// the benchmark distribution, builder-config-bench.yaml, has it). Not
+// part of the config: Extra["binary"] starts that binary instead of the
+// collector under test, and Extra["taskset"] starts it pinned to those
+// CPUs (taskset -c).
 const localConfig = `
 extensions:
   health_check:
@@ -586,6 +600,10 @@ processors:
 {{- with index .Extra "scrub_config"}}
 {{.}}
 {{- end}}
+{{- end}}
+{{- with index .Extra "redaction"}}
+  redaction:
+{{.}}
 {{- end}}
   chain:
     origin: e2e
@@ -661,7 +679,7 @@ service:
   pipelines:
     logs/audit:
       receivers: [agentaudit{{if index .Extra "otlp_port"}}, otlp{{end}}]
-      processors: [memory_limiter{{if index .Extra "scrub"}}, scrub{{end}}{{if not (index .Extra "plain")}}, chain, sign{{end}}]
+      processors: [memory_limiter{{if index .Extra "scrub"}}, scrub{{end}}{{if index .Extra "redaction"}}, redaction{{end}}{{if not (index .Extra "plain")}}, chain, sign{{end}}]
       exporters: [worm{{if index .Extra "debug_file"}}, debug{{end}}{{if index .Extra "siem"}}, forward/siem{{end}}]
 {{- if index .Extra "siem"}}
     logs/siem:
