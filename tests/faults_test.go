@@ -475,3 +475,68 @@ func firstLineWith(logs, s string) string {
 	}
 	return ""
 }
+
+// TestFaultStateDiskFull fills the state disk instead: the file_storage
+// extension (the worm exporter's persistent queue and the chain state) on a
+// small tmpfs, the archive on the normal disk. Whatever cannot be stored
+// must be refused (503/429 with Retry-After), not acknowledged, and what
+// the queue did take must not be given up when the disk refuses the write
+// that records taking it (the worm exporter's storage guard holds the
+// queue until the disk has space). When the space returns the collector
+// serves again, every acknowledged event is archived and the archive
+// verifies with nothing missing.
+func TestFaultStateDiskFull(t *testing.T) {
+	hold := faultDuration(t, "AGENTAUDIT_FAULT_DISK_FULL", 5*time.Second)
+	mnt := mountTmpfs(t, "64m")
+	c := newCollector(t, archiveOn(localConfig), map[string]string{
+		"queue_dir": filepath.Join(mnt, "queue"), "sign_interval": "500ms"})
+
+	cl := newFaultClient(c.url(), "state", 100, 0)
+	stopClient := cl.start(t)
+	deadline := time.Now().Add(time.Minute)
+	for cl.ackedCount() < 2000 {
+		require.True(t, time.Now().Before(deadline), "2000 events not acknowledged within a minute")
+		time.Sleep(20 * time.Millisecond)
+	}
+	usedBefore, total := fsUse(t, mnt)
+	ackedBeforeFull := cl.ackedCount()
+	fl := startFiller(t, filepath.Join(mnt, "filler"))
+	usedFull, _ := fsUse(t, mnt)
+	t.Logf("e2e: state disk full: fs %d KiB, state used %d KiB; filled to %d KiB (%.1f%%) after %d acknowledged events",
+		total>>10, usedBefore>>10, usedFull>>10, 100*float64(usedFull)/float64(total), ackedBeforeFull)
+	time.Sleep(hold)
+	a, noRA := cl.answerCounts()
+	ackedWhileFull := cl.ackedCount() - ackedBeforeFull
+	logs := c.logs()
+	t.Logf("e2e: state disk full for %s: %d events acknowledged, answers %v; healthy %v; log: %s",
+		hold, ackedWhileFull, a, c.healthy(), firstLineWith(logs, "no space left on device"))
+	assert.Zero(t, noRA, "every 429/503 carries Retry-After")
+	for code := range a {
+		assert.Contains(t, []int{200, 429, 503}, code, "no other answer while the state disk is full: %v", a)
+	}
+	assert.Contains(t, logs, "no space left on device", "the log names ENOSPC")
+	assert.True(t, c.healthy(), "the collector stays up with its state disk full")
+
+	ackedAtFree := cl.ackedCount()
+	fl.remove(t)
+	freedAt := time.Now()
+	deadline = time.Now().Add(2 * time.Minute)
+	for cl.ackedCount() == ackedAtFree {
+		require.True(t, time.Now().Before(deadline), "nothing acknowledged within 2 minutes of the space returning\n%s", c.logs())
+		time.Sleep(20 * time.Millisecond)
+	}
+	firstAckAfter := time.Since(freedAt)
+	time.Sleep(2 * time.Second)
+	stopClient()
+	acked := cl.ackedIDs(time.Time{}, time.Time{})
+	got := waitArchived(t, c.archiveDir(), acked, 3*time.Minute)
+	assert.Equal(t, len(acked), countIn(got, acked))
+	r, code := waitSealed(t, c.archiveDir(), c.trustFile(), time.Minute)
+	assert.Equal(t, 0, code, "%v", r.allProblems())
+	require.Len(t, r.Logs, 1)
+	assert.Zero(t, r.Logs[0].MissingLeaves)
+	a, _ = cl.answerCounts()
+	t.Logf("e2e: state disk full: space back: first acknowledgement after %s; %d acknowledged, %d archived, answers %v; log of %d leaves (%d voided) verifies; the storage guard held the queue %d times",
+		firstAckAfter.Round(10*time.Millisecond), len(acked), len(got), a, r.Logs[0].Size, r.Logs[0].Voided,
+		strings.Count(c.logs(), "cannot record that it took a request"))
+}
