@@ -296,18 +296,19 @@ func TestFaultArchiveDiskFull(t *testing.T) {
 	}
 	usedBefore, total := fsUse(t, mnt)
 	ackedBeforeFull := cl.ackedCount()
+	a0, _ := cl.answerCounts()
 	fl := startFiller(t, filepath.Join(mnt, "filler"))
 	fullAt := time.Now()
 	usedFull, _ := fsUse(t, mnt)
-	t.Logf("e2e: disk full: archive fs %d KiB, archive used %d KiB; filled to %d KiB (%.1f%%) after %d acknowledged events",
-		total>>10, usedBefore>>10, usedFull>>10, 100*float64(usedFull)/float64(total), ackedBeforeFull)
+	t.Logf("e2e: disk full: archive fs %d KiB, archive used %d KiB; filled to %d KiB (%.1f%%) after %d acknowledged events (answers until then %v)",
+		total>>10, usedBefore>>10, usedFull>>10, 100*float64(usedFull)/float64(total), ackedBeforeFull, a0)
 
 	// The queue on the state disk absorbs what arrives until it is full;
 	// then the receiver refuses.
 	deadline = time.Now().Add(2 * time.Minute)
 	for {
 		a, _ := cl.answerCounts()
-		if refusals(a) > 0 {
+		if refusals(a) > refusals(a0) {
 			break
 		}
 		require.True(t, time.Now().Before(deadline), "no 429/503 within 2 minutes of the archive disk filling up: answers %v\n%s", a, c.logs())
@@ -328,7 +329,8 @@ func TestFaultArchiveDiskFull(t *testing.T) {
 	assert.Positive(t, writeErrors, "failed writes are counted in otelcol_exporter_worm_write_errors")
 	logs := c.logs()
 	assert.Contains(t, logs, "no space left on device", "the log names ENOSPC")
-	t.Logf("e2e: disk full: the operator reads: %s", firstLineWith(logs, "no space left on device"))
+	assert.Equal(t, 1, strings.Count(logs, "The archive's disk is full (ENOSPC)"), "one error line for the episode, not one per retry")
+	t.Logf("e2e: disk full: the operator reads: %s", firstLineWith(logs, "The archive's disk is full"))
 	// Acknowledged beyond what reached the queue before the disk filled:
 	// at most what the queue holds (20 requests of 100 events), after
 	// which the receiver must refuse.
@@ -350,12 +352,13 @@ func TestFaultArchiveDiskFull(t *testing.T) {
 	acked := cl.ackedIDs(time.Time{}, time.Time{})
 	got := waitArchived(t, c.archiveDir(), acked, 3*time.Minute)
 	caughtUp := time.Since(freedAt)
+	assert.Contains(t, c.logs(), "Archive writes succeed again", "and the end of the episode")
 	r, code := waitSealed(t, c.archiveDir(), c.trustFile(), time.Minute)
 	assert.Equal(t, 0, code, "%v", r.allProblems())
 	require.Len(t, r.Logs, 1)
 	assert.Zero(t, r.Logs[0].MissingLeaves)
 	a, _ = cl.answerCounts()
-	t.Logf("e2e: disk full: first refusal %s after the disk filled; held full %s: %d events acknowledged while full (queue), %.0f write errors, %.0f records written before the fill",
+	t.Logf("e2e: disk full: first refusal %s after the disk filled; held full %s: %d events acknowledged while full (queue), %.0f write errors, %.0f records archived by the end of the hold",
 		firstRefusal.Round(10*time.Millisecond), hold, ackedWhileFull, writeErrors, recordsAtFull)
 	t.Logf("e2e: disk full: space back: first acknowledgement after %s, archive caught up after %s; %d acknowledged, %d archived, answers %v; log of %d leaves (%d voided) verifies",
 		firstAckAfter.Round(10*time.Millisecond), caughtUp.Round(100*time.Millisecond), len(acked), len(got), a, r.Logs[0].Size, r.Logs[0].Voided)

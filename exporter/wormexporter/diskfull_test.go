@@ -2,6 +2,7 @@ package wormexporter
 
 import (
 	"context"
+	"os"
 	"sync"
 	"syscall"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
@@ -163,4 +165,51 @@ func TestStorageGuardLetsShutdownThrough(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("shutdown hangs while the state disk is full")
 	}
+}
+
+// fullDisk is an archive backend on a disk that can be full.
+type fullDisk struct {
+	full    bool
+	written int
+}
+
+func (d *fullDisk) Put(_ context.Context, key string, _ []byte) (bool, error) {
+	if d.full {
+		return false, &os.PathError{Op: "write", Path: ".tmp/obj-1", Err: syscall.ENOSPC}
+	}
+	d.written++
+	return false, nil
+}
+
+// A full archive disk is named in one error line when writes start to
+// fail (not one per retry), and its end in one line when they work again.
+func TestFullArchiveDiskIsLoggedOnce(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Local = &LocalConfig{Directory: t.TempDir()}
+	core, logs := observer.New(zap.InfoLevel)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	e, err := newWormExporter(cfg, set, "o")
+	require.NoError(t, err)
+	d := &fullDisk{full: true}
+	e.backend = d
+	ld := plog.NewLogs()
+	record(ld, "s1", 1)
+	for range 3 {
+		err = e.pushLogs(context.Background(), ld)
+		require.ErrorIs(t, err, syscall.ENOSPC)
+		assert.False(t, consumererror.IsPermanent(err), "a full disk is retried, not dropped")
+	}
+	full := logs.FilterMessageSnippet("disk is full (ENOSPC)")
+	require.Equal(t, 1, full.Len(), "one line for the whole episode")
+	assert.Equal(t, zap.ErrorLevel, full.All()[0].Level)
+	assert.Contains(t, full.All()[0].ContextMap()["error"], "no space left on device")
+
+	d.full = false
+	require.NoError(t, e.pushLogs(context.Background(), ld))
+	require.NoError(t, e.pushLogs(context.Background(), ld))
+	back := logs.FilterMessage("Archive writes succeed again")
+	require.Equal(t, 1, back.Len())
+	assert.Equal(t, int64(3), back.All()[0].ContextMap()["failed_writes"])
+	assert.Equal(t, 2, d.written)
 }
