@@ -289,9 +289,11 @@ func TestFaultArchiveDiskFull(t *testing.T) {
 
 	cl := newFaultClient(c.url(), "full", 100, 0)
 	stopClient := cl.start(t)
+	// The disk fills once the archive is demonstrably taking records, so
+	// that what follows is the full disk's doing, not a slow start.
 	deadline := time.Now().Add(time.Minute)
-	for cl.ackedCount() < 2000 {
-		require.True(t, time.Now().Before(deadline), "2000 events not acknowledged within a minute: %v", cl.answers)
+	for cl.ackedCount() < 2000 || c.metric("otelcol_exporter_worm_records_written") < 1000 {
+		require.True(t, time.Now().Before(deadline), "2000 events not acknowledged and 1000 archived within a minute")
 		time.Sleep(20 * time.Millisecond)
 	}
 	usedBefore, total := fsUse(t, mnt)
