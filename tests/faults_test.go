@@ -54,7 +54,6 @@ type faultClient struct {
 	acked        map[string]time.Time // event id -> when its batch was acknowledged
 	answers      map[int]int          // HTTP status (0: no answer) -> count
 	noRetryAfter int                  // 429/503 answers without Retry-After
-	lastRefused  time.Time
 }
 
 func newFaultClient(url, prefix string, batch int, pace time.Duration) *faultClient {
@@ -93,7 +92,6 @@ func (c *faultClient) run(ctx context.Context, stop <-chan struct{}) {
 			c.answers[status]++
 			wait := 50 * time.Millisecond
 			if status == 429 || status == 503 {
-				c.lastRefused = time.Now()
 				if s, err := strconv.Atoi(res.RetryAfter); err == nil && s > 0 {
 					wait = time.Duration(s) * time.Second
 				} else {
