@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -37,6 +39,13 @@ type wormExporter struct {
 	s3        *archive.S3Backend
 	checkMu   sync.Mutex
 	s3Checked bool
+
+	// failing is set from the first failed write to the next successful
+	// one, failedWrites counts the failures meanwhile: the operator gets
+	// one error line when writing starts to fail and one line when it
+	// works again, not one per retry.
+	failing      atomic.Bool
+	failedWrites atomic.Int64
 }
 
 func newWormExporter(cfg *Config, set exporter.Settings, origin string) (*wormExporter, error) {
@@ -339,11 +348,24 @@ func (e *wormExporter) write(ctx context.Context, seg *segment) error {
 	existed, err := e.backend.Put(ctx, key, body)
 	if err != nil {
 		e.telemetry.ExporterWormWriteErrors.Add(ctx, 1)
+		e.failedWrites.Add(1)
+		if !errors.Is(err, archive.ErrConflict) && e.failing.CompareAndSwap(false, true) {
+			msg := "Cannot write to the archive; the records are kept and the write is retried until it succeeds " +
+				"(otelcol_exporter_worm_write_errors counts the failures)"
+			if errors.Is(err, syscall.ENOSPC) {
+				msg = "The archive's disk is full (ENOSPC): free space on it. The records are kept and the write is retried " +
+					"until it succeeds; meanwhile the queue fills and the receivers refuse new events (429/503)"
+			}
+			e.logger.Error(msg, zap.String("key", key), zap.Error(err))
+		}
 		if errors.Is(err, archive.ErrConflict) {
 			// Cannot happen to an honest archive: the key holds the digest.
 			return consumererror.NewPermanent(err)
 		}
 		return fmt.Errorf("cannot write segment %s: %w", key, err)
+	}
+	if e.failing.CompareAndSwap(true, false) {
+		e.logger.Info("Archive writes succeed again", zap.Int64("failed_writes", e.failedWrites.Swap(0)))
 	}
 	if existed {
 		e.telemetry.ExporterWormSegmentsExisting.Add(ctx, 1)

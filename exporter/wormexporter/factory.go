@@ -53,7 +53,7 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs,
+	exp, err := exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs,
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),
 		// The exporter only reads records; the archive holds exact copies.
@@ -62,4 +62,9 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 		exporterhelper.WithQueue(c.QueueConfig),
 		exporterhelper.WithRetry(c.RetryConfig),
 	)
+	if err != nil || !c.QueueConfig.HasValue() || c.QueueConfig.Get().StorageID == nil {
+		return exp, err
+	}
+	// A persistent queue: see storageGuard.
+	return guardedLogs{Logs: exp, guard: newStorageGuard(*c.QueueConfig.Get().StorageID, set.Logger)}, nil
 }

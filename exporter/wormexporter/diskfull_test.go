@@ -1,0 +1,215 @@
+package wormexporter
+
+import (
+	"context"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter/internal/metadata"
+)
+
+// memStorage is a storage extension in memory whose disk can fill up:
+// once full, every batch that writes fails with ENOSPC and changes
+// nothing, as a transactional store on a full disk does.
+type memStorage struct {
+	mu        sync.Mutex
+	data      map[string][]byte
+	writesOK  int // writing batches still accepted before the disk is full; -1: no limit
+	refusedAt []time.Time
+}
+
+func newMemStorage() *memStorage { return &memStorage{data: map[string][]byte{}, writesOK: -1} }
+
+func (s *memStorage) Start(context.Context, component.Host) error { return nil }
+func (s *memStorage) Shutdown(context.Context) error              { return nil }
+func (s *memStorage) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
+	return s, nil
+}
+
+// fillAfter lets n more writing batches through, then refuses writes.
+func (s *memStorage) fillAfter(n int) { s.mu.Lock(); s.writesOK = n; s.mu.Unlock() }
+func (s *memStorage) free()           { s.mu.Lock(); s.writesOK = -1; s.mu.Unlock() }
+
+func (s *memStorage) refusals() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.refusedAt) }
+
+func (s *memStorage) Get(ctx context.Context, key string) ([]byte, error) {
+	op := storage.GetOperation(key)
+	err := s.Batch(ctx, op)
+	return op.Value, err
+}
+func (s *memStorage) Set(ctx context.Context, key string, v []byte) error {
+	return s.Batch(ctx, storage.SetOperation(key, v))
+}
+func (s *memStorage) Delete(ctx context.Context, key string) error {
+	return s.Batch(ctx, storage.DeleteOperation(key))
+}
+func (s *memStorage) Close(context.Context) error { return nil }
+
+func (s *memStorage) Batch(_ context.Context, ops ...*storage.Operation) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	writes := false
+	for _, op := range ops {
+		writes = writes || op.Type != storage.Get
+	}
+	if writes && s.writesOK == 0 {
+		s.refusedAt = append(s.refusedAt, time.Now())
+		return &fsError{syscall.ENOSPC}
+	}
+	if writes && s.writesOK > 0 {
+		s.writesOK--
+	}
+	for _, op := range ops {
+		switch op.Type {
+		case storage.Get:
+			op.Value = append([]byte(nil), s.data[op.Key]...)
+			if _, ok := s.data[op.Key]; !ok {
+				op.Value = nil
+			}
+		case storage.Set:
+			s.data[op.Key] = append([]byte(nil), op.Value...)
+		case storage.Delete:
+			delete(s.data, op.Key)
+		}
+	}
+	return nil
+}
+
+type fsError struct{ errno syscall.Errno }
+
+func (e *fsError) Error() string { return "write queue.db: " + e.errno.Error() }
+
+type hostWith map[component.ID]component.Component
+
+func (h hostWith) GetExtensions() map[component.ID]component.Component { return h }
+
+// The persistent queue must not lose a request it acknowledged when its
+// storage refuses the write that records taking the request (a full state
+// disk): the request is archived once the disk has space again. Without
+// the storage guard, exporterhelper gives the request up and it never
+// reaches the archive.
+func TestQueuedRequestSurvivesFullStateDisk(t *testing.T) {
+	dir := t.TempDir()
+	st := newMemStorage()
+	id := component.MustNewID("mem_storage")
+	cfg := createDefaultConfig().(*Config)
+	cfg.Local = &LocalConfig{Directory: dir}
+	cfg.Origin = "test-origin"
+	q := exporterhelper.NewDefaultQueueConfig()
+	q.StorageID = &id
+	q.NumConsumers = 1
+	q.Batch = configoptional.None[exporterhelper.BatchConfig]() // one request, one export
+	cfg.QueueConfig = configoptional.Some(q)
+	core, logs := observer.New(zap.InfoLevel)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	exp, err := NewFactory().CreateLogs(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), hostWith{id: st}))
+
+	// The put of the request is the last write the disk takes.
+	st.fillAfter(1)
+	ld := plog.NewLogs()
+	record(ld, "s-1", -1)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld), "the queue took the request: the agent is told so")
+	require.Eventually(t, func() bool { return st.refusals() >= 3 }, 10*time.Second, 10*time.Millisecond,
+		"the queue tries to take the request while the disk is full")
+	assert.Empty(t, segments(t, dir))
+
+	st.free()
+	require.Eventually(t, func() bool { return len(segments(t, dir)) == 1 }, 10*time.Second, 20*time.Millisecond,
+		"the acknowledged request is archived once the disk has space")
+	assert.Equal(t, 1, logs.FilterMessageSnippet("cannot record that it took a request").Len())
+	assert.Contains(t, logs.FilterMessageSnippet("cannot record").All()[0].ContextMap()["error"], "no space left on device")
+	require.NoError(t, exp.Shutdown(context.Background()))
+}
+
+// At shutdown the guard gives up waiting, so a collector whose state disk
+// stays full still stops (the request stays in storage for the restart).
+func TestStorageGuardLetsShutdownThrough(t *testing.T) {
+	st := newMemStorage()
+	id := component.MustNewID("mem_storage")
+	cfg := createDefaultConfig().(*Config)
+	cfg.Local = &LocalConfig{Directory: t.TempDir()}
+	q := exporterhelper.NewDefaultQueueConfig()
+	q.StorageID = &id
+	q.Batch = configoptional.None[exporterhelper.BatchConfig]()
+	cfg.QueueConfig = configoptional.Some(q)
+	exp, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), hostWith{id: st}))
+	st.fillAfter(1)
+	ld := plog.NewLogs()
+	record(ld, "s-1", -1)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+	require.Eventually(t, func() bool { return st.refusals() >= 2 }, 10*time.Second, 10*time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- exp.Shutdown(context.Background()) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("shutdown hangs while the state disk is full")
+	}
+}
+
+// fullDisk is an archive backend on a disk that can be full.
+type fullDisk struct {
+	full    bool
+	written int
+}
+
+func (d *fullDisk) Put(_ context.Context, key string, _ []byte) (bool, error) {
+	if d.full {
+		return false, &os.PathError{Op: "write", Path: ".tmp/obj-1", Err: syscall.ENOSPC}
+	}
+	d.written++
+	return false, nil
+}
+
+// A full archive disk is named in one error line when writes start to
+// fail (not one per retry), and its end in one line when they work again.
+func TestFullArchiveDiskIsLoggedOnce(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Local = &LocalConfig{Directory: t.TempDir()}
+	core, logs := observer.New(zap.InfoLevel)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	e, err := newWormExporter(cfg, set, "o")
+	require.NoError(t, err)
+	d := &fullDisk{full: true}
+	e.backend = d
+	ld := plog.NewLogs()
+	record(ld, "s1", 1)
+	for range 3 {
+		err = e.pushLogs(context.Background(), ld)
+		require.ErrorIs(t, err, syscall.ENOSPC)
+		assert.False(t, consumererror.IsPermanent(err), "a full disk is retried, not dropped")
+	}
+	full := logs.FilterMessageSnippet("disk is full (ENOSPC)")
+	require.Equal(t, 1, full.Len(), "one line for the whole episode")
+	assert.Equal(t, zap.ErrorLevel, full.All()[0].Level)
+	assert.Contains(t, full.All()[0].ContextMap()["error"], "no space left on device")
+
+	d.full = false
+	require.NoError(t, e.pushLogs(context.Background(), ld))
+	require.NoError(t, e.pushLogs(context.Background(), ld))
+	back := logs.FilterMessage("Archive writes succeed again")
+	require.Equal(t, 1, back.Len())
+	assert.Equal(t, int64(3), back.All()[0].ContextMap()["failed_writes"])
+	assert.Equal(t, 2, d.written)
+}

@@ -1,0 +1,146 @@
+package wormexporter
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.uber.org/zap"
+)
+
+// The collector's persistent queue (exporterhelper v0.162) loses a queued
+// request when its storage refuses a write at the moment a consumer takes
+// the request: getNextItem advances the read index in memory before it
+// writes the new read index and reads the item in one batch, and when that
+// batch fails (a full state disk: ENOSPC) it gives the item up, while the
+// next successful write records the advanced index. The request had been
+// acknowledged to the agent; its records never reach the archive.
+// (Upstream open-telemetry/opentelemetry-collector#8963 fixed the same
+// fault on the write side and left the read side, reckoning its writes
+// too small to fail.)
+//
+// storageGuard stands between the queue and its storage client and does
+// not let that batch fail: it retries it until the storage takes it. The
+// queue holds its lock meanwhile, so new requests wait for an answer until
+// space returns (no acknowledgement, nothing lost), and the consumers hold.
+// At shutdown the guard gives up, so the collector can stop: the item's
+// read was not recorded, and a restart reads it again.
+
+// guardedLogs is the worm exporter with its queue's storage guarded.
+type guardedLogs struct {
+	exporter.Logs
+	guard *storageGuard
+}
+
+func (g guardedLogs) Start(ctx context.Context, host component.Host) error {
+	return g.Logs.Start(ctx, g.guard.host(host))
+}
+
+func (g guardedLogs) Shutdown(ctx context.Context) error {
+	g.guard.stop()
+	return g.Logs.Shutdown(ctx)
+}
+
+type storageGuard struct {
+	id      component.ID // the queue's storage extension
+	logger  *zap.Logger
+	stopped chan struct{}
+	once    sync.Once
+	// Retry pauses: the first, and the longest.
+	minWait, maxWait time.Duration
+}
+
+func newStorageGuard(id component.ID, logger *zap.Logger) *storageGuard {
+	return &storageGuard{id: id, logger: logger, stopped: make(chan struct{}),
+		minWait: 100 * time.Millisecond, maxWait: 5 * time.Second}
+}
+
+func (g *storageGuard) stop() { g.once.Do(func() { close(g.stopped) }) }
+
+func (g *storageGuard) host(h component.Host) component.Host { return guardedHost{Host: h, g: g} }
+
+type guardedHost struct {
+	component.Host
+	g *storageGuard
+}
+
+func (h guardedHost) GetExtensions() map[component.ID]component.Component {
+	exts := h.Host.GetExtensions()
+	se, ok := exts[h.g.id].(storage.Extension)
+	if !ok {
+		return exts // the queue reports the missing or wrong extension itself
+	}
+	out := make(map[component.ID]component.Component, len(exts))
+	for id, e := range exts {
+		out[id] = e
+	}
+	out[h.g.id] = guardedExtension{Extension: se, g: h.g}
+	return out
+}
+
+type guardedExtension struct {
+	storage.Extension
+	g *storageGuard
+}
+
+func (e guardedExtension) GetClient(ctx context.Context, kind component.Kind, id component.ID, name string) (storage.Client, error) {
+	c, err := e.Extension.GetClient(ctx, kind, id, name)
+	if err != nil {
+		return nil, err
+	}
+	return guardedClient{Client: c, g: e.g}, nil
+}
+
+type guardedClient struct {
+	storage.Client
+	g *storageGuard
+}
+
+// Batch retries a batch that both writes and reads (the queue taking an
+// item) until it succeeds, the context ends or the exporter shuts down.
+// Other batches pass through: a failed write of a new item is the queue's
+// refusal, which the receiver answers with 503.
+func (c guardedClient) Batch(ctx context.Context, ops ...*storage.Operation) error {
+	err := c.Client.Batch(ctx, ops...)
+	if err == nil || !takesItem(ops) {
+		return err
+	}
+	start := time.Now()
+	c.g.logger.Error("The persistent queue cannot record that it took a request from storage "+
+		"(is the disk of the file_storage directory full?). The request is kept: the queue waits, "+
+		"and new requests wait for an answer, until the storage accepts writes again.", zap.Error(err))
+	wait := c.g.minWait
+	for {
+		select {
+		case <-ctx.Done():
+			return err
+		case <-c.g.stopped:
+			return err
+		case <-time.After(wait):
+		}
+		if err = c.Client.Batch(ctx, ops...); err == nil {
+			c.g.logger.Info("The persistent queue's storage accepts writes again; the queue goes on",
+				zap.Duration("waited", time.Since(start)))
+			return nil
+		}
+		wait = min(2*wait, c.g.maxWait)
+	}
+}
+
+// takesItem reports whether a batch writes and reads: the persistent
+// queue's batch that records the new read index and reads the item.
+func takesItem(ops []*storage.Operation) bool {
+	var get, set bool
+	for _, op := range ops {
+		switch op.Type {
+		case storage.Get:
+			get = true
+		case storage.Set:
+			set = true
+		}
+	}
+	return get && set
+}
