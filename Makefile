@@ -114,5 +114,13 @@ bench: build
 	AGENTAUDIT_BIN=$(abspath $(BIN)) AUDITCTL_BIN=$(abspath $(AUDITCTL)) AGENTAUDIT_BENCH_BIN=$(abspath _build/bench/otelcol-agentaudit-bench) \
 		BENCH_WRITE_DOCS=1 BENCH_COLLECTOR_CPU=0 taskset -c 1 $(GO) test -run '^$$' -bench BenchmarkPipelines -benchtime 1x -timeout 30m ./tests/
 
+## faults: long forms of the fault suite: archive and state disks full for
+## 60 s, SIEM down 3 min, 10x overload 60 s, 20 random SIGKILLs under load
+## (make test runs the same tests in bounded form). Needs root (mounts tmpfs).
+faults: build
+	AGENTAUDIT_BIN=$(abspath $(BIN)) AUDITCTL_BIN=$(abspath $(AUDITCTL)) \
+	AGENTAUDIT_FAULT_DISK_FULL=60s AGENTAUDIT_FAULT_SIEM_DOWN=3m AGENTAUDIT_FAULT_OVERLOAD=60s AGENTAUDIT_FAULT_KILLS=20 \
+	$(GO) test -count=1 -timeout 60m -v -run 'TestFault|TestOverload|TestCrashLosesNoAcknowledgedEvent' ./tests/ 2>&1 | tee _build/faults.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e:' ; exit $${PIPESTATUS[0]}
+
 clean:
 	rm -rf _build var
