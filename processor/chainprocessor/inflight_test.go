@@ -234,3 +234,69 @@ func TestVoidNoticeAfterRestartContinuesCollectorStream(t *testing.T) {
 	assert.Equal(t, uint64(2), voids[0].header.Seq, "after the epoch start, seq 1")
 	assert.NotEqual(t, integrity.Hash{}, voids[0].header.Prev)
 }
+
+// leavesAccountedFor returns, per log, the leaf indices the released records
+// and the void and unclean-stop notices among them account for.
+func leavesAccountedFor(t *testing.T, recs []outRecord) map[string]map[uint64]bool {
+	t.Helper()
+	out := map[string]map[uint64]bool{}
+	add := func(log string, idx uint64) {
+		if out[log] == nil {
+			out[log] = map[uint64]bool{}
+		}
+		out[log][idx] = true
+	}
+	for _, r := range recs {
+		add(r.header.Log, r.header.Index)
+		for _, key := range []string{integrity.AttrVoidedRecords, integrity.AttrInFlightRecords} {
+			if v, ok := r.lr.Attributes().Get(key); ok {
+				for _, item := range v.Slice().All() {
+					idx, _ := item.Map().Get("index")
+					add(r.header.Log, uint64(idx.Int()))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// A batch whose state write failed was chained in a log that is then
+// abandoned. A void notice chained into that log afterwards (a batch
+// refused downstream once the write had failed) still goes out, after the
+// failed batch's leaves: it must list them too, or they are a gap in the
+// log (before, they were neither passed on nor voided, and verify reported
+// them missing).
+func TestFailedStateWriteLeavesNoGapBeforeALaterNotice(t *testing.T) {
+	store := newMemStorage()
+	next := &holdConsumer{entered: make(chan struct{}), release: make(chan struct{})}
+	p, _ := startChain(t, testConfig("o", true), next, testHost{testStorageID: store})
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("a", 3, "x")))
+	heldErr := make(chan error, 1)
+	go func() { heldErr <- p.ConsumeLogs(context.Background(), batch("held", 2, "x")) }()
+	<-next.entered
+
+	store.failBatch.Store(true)
+	require.Error(t, p.ConsumeLogs(context.Background(), batch("failed", 2, "y")))
+	close(next.release) // the held batch is refused now: its void notice is chained
+	require.Error(t, <-heldErr)
+	store.failBatch.Store(false)
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("c", 1, "x")))
+
+	recs := records(t, next.AllLogs()...)
+	voids := withEvent(recs, integrity.EventVoid)
+	require.Len(t, voids, 2, "the held batch's void notice, and one for the failed batch chained after it")
+	assert.Equal(t, uint64(2), attrInt(t, voids[1], integrity.AttrVoidedCount))
+	assert.Greater(t, voids[1].header.Index, voids[0].header.Index, "it stands after every other leaf of the log")
+	accounted := leavesAccountedFor(t, recs)
+	oldLog := recs[0].header.Log
+	var maxIdx uint64
+	for idx := range accounted[oldLog] {
+		maxIdx = max(maxIdx, idx)
+	}
+	for i := uint64(0); i <= maxIdx; i++ {
+		assert.True(t, accounted[oldLog][i], "leaf %d of the abandoned log is neither released nor listed by a notice", i)
+	}
+	for _, r := range recs {
+		assert.False(t, strings.HasPrefix(r.body(), "failed-"), "a record of the failed batch was released")
+	}
+}

@@ -141,6 +141,11 @@ type chainLog struct {
 	flights      map[uint64][]flightEntry
 	flightWrite  map[uint64]struct{}
 	flightDelete []string
+	// noticeFlights are the flights that are notices of the processor's
+	// own; durableSize is the size of the current log the last successful
+	// state write held. Leaves at or above it were never passed on.
+	noticeFlights map[uint64]struct{}
+	durableSize   uint64
 
 	persistMu sync.Mutex
 	durable   uint64 // highest version known to be in storage
@@ -161,7 +166,8 @@ func newChainLog(cfg *Config, set processor.Settings, origin string) (*chainLog,
 		dirty:     map[string]struct{}{},
 		flights:   map[uint64][]flightEntry{},
 
-		flightWrite: map[uint64]struct{}{},
+		flightWrite:   map[uint64]struct{}{},
+		noticeFlights: map[uint64]struct{}{},
 	}, nil
 }
 
@@ -311,6 +317,9 @@ func (c *chainLog) uncleanStopLocked(lost []flightEntry, flights []uint64) {
 
 // startEpochLocked begins a new log whose first record says why.
 func (c *chainLog) startEpochLocked(reason, prevLogID string, prevSize uint64) {
+	if c.log != nil {
+		c.voidUnreleasedLocked(reason)
+	}
 	old := c.epoch
 	epoch := uint64(time.Now().UnixNano())
 	if epoch <= c.epoch {
@@ -319,6 +328,7 @@ func (c *chainLog) startEpochLocked(reason, prevLogID string, prevSize uint64) {
 	c.epoch = epoch
 	c.logID = integrity.LogID(c.origin, epoch)
 	c.log = integrity.NewMerkleLog()
+	c.durableSize = 0
 	clear(c.heads)
 	clear(c.dirty)
 	// The flights of the abandoned log are not declared: its epoch start
@@ -353,7 +363,36 @@ func (c *chainLog) chainNoticeLocked(ld plog.Logs, covers ...uint64) {
 	h := c.appendLocked(integrity.CollectorStream, sha256.Sum256(canonical))
 	h.SetAttributes(lr.Attributes())
 	c.addFlightLocked([]flightEntry{flightEntryOf(&h)})
+	c.noticeFlights[h.Index] = struct{}{}
 	c.pending = append(c.pending, &notice{logs: ld, epoch: c.epoch, flight: h.Index, covers: covers})
+}
+
+// voidUnreleasedLocked is called when the current log is left after a
+// failed state write. Its records chained after the last successful write
+// were never passed on (their batches failed), but notices chained after
+// them still go out (with the next log's first batch): without a list of
+// the records before them, the log would have a gap there. A void notice
+// listing those records is chained into the log being left, after every
+// other leaf. Without such a notice nothing of the log follows them, and
+// nothing is written.
+func (c *chainLog) voidUnreleasedLocked(reason string) {
+	var entries []flightEntry
+	lastNotice, anyNotice := uint64(0), false
+	for id, fl := range c.flights {
+		if id < c.durableSize {
+			continue
+		}
+		if _, isNotice := c.noticeFlights[id]; isNotice {
+			lastNotice, anyNotice = max(lastNotice, id), true
+			continue
+		}
+		entries = append(entries, fl...)
+	}
+	slices.SortFunc(entries, func(a, b flightEntry) int { return cmp.Compare(a.Index, b.Index) })
+	if !anyNotice || len(entries) == 0 || entries[0].Index > lastNotice {
+		return
+	}
+	c.chainVoidLocked(entries, "chain state write failed ("+reason+"): the records were never passed on")
 }
 
 // addFlightLocked records chained records as in flight; the flight's id is
@@ -378,6 +417,7 @@ func (c *chainLog) confirm(epoch uint64, ids ...uint64) {
 			continue
 		}
 		delete(c.flights, id)
+		delete(c.noticeFlights, id)
 		if _, unwritten := c.flightWrite[id]; unwritten {
 			delete(c.flightWrite, id)
 		} else {
@@ -402,6 +442,7 @@ func (c *chainLog) dropFlightsLocked(epoch uint64) {
 	}
 	clear(c.flights)
 	clear(c.flightWrite)
+	clear(c.noticeFlights)
 }
 
 // confirmedLocked is the size below which every leaf is known to be
@@ -493,7 +534,7 @@ func (c *chainLog) persist(ctx context.Context, v, epoch uint64) error {
 		return nil
 	}
 	ops := c.stateOpsLocked(false)
-	current := c.version
+	current, size := c.version, c.log.Size()
 	c.mu.Unlock()
 	if err := c.client.Batch(ctx, ops...); err != nil {
 		c.telemetry.ProcessorChainStateWriteErrors.Add(ctx, 1)
@@ -508,6 +549,11 @@ func (c *chainLog) persist(ctx context.Context, v, epoch uint64) error {
 		return err
 	}
 	c.durable = current
+	c.mu.Lock()
+	if c.epoch == epoch {
+		c.durableSize = max(c.durableSize, size)
+	}
+	c.mu.Unlock()
 	return nil
 }
 
@@ -683,30 +729,39 @@ func (c *chainLog) void(items []item, flightID uint64, cause error) {
 	if len(items) == 0 {
 		return
 	}
+	entries := make([]flightEntry, len(items))
+	for i := range items {
+		entries[i] = flightEntryOf(&items[i].header)
+	}
+	c.mu.Lock()
+	if items[0].header.Log == c.logID {
+		c.chainVoidLocked(entries, cause.Error(), flightID)
+	}
+	c.mu.Unlock()
+}
+
+// chainVoidLocked chains a void notice listing entries; it covers the
+// flights given.
+func (c *chainLog) chainVoidLocked(entries []flightEntry, cause string, covers ...uint64) {
 	ld, lr := newNotice(integrity.EventVoid, plog.SeverityNumberWarn)
-	lr.Body().SetStr(fmt.Sprintf("%d chained records were refused downstream; their senders were told to retry.", len(items)))
-	lr.Attributes().PutInt(integrity.AttrVoidedCount, int64(len(items)))
-	msg := cause.Error()
+	lr.Body().SetStr(fmt.Sprintf("%d chained records were refused downstream; their senders were told to retry.", len(entries)))
+	lr.Attributes().PutInt(integrity.AttrVoidedCount, int64(len(entries)))
+	msg := cause
 	if len(msg) > 512 {
 		// Cut on a rune boundary: an attribute string must be valid UTF-8.
 		msg = strings.ToValidUTF8(msg[:512], "")
 	}
 	lr.Attributes().PutStr(integrity.AttrVoidedError, msg)
 	list := lr.Attributes().PutEmptySlice(integrity.AttrVoidedRecords)
-	for i := range items {
-		h := &items[i].header
+	for _, e := range entries {
 		m := list.AppendEmpty().SetEmptyMap()
-		m.PutInt("index", int64(h.Index))
-		m.PutStr("stream", h.Stream)
-		m.PutInt("seq", int64(h.Seq))
-		m.PutStr("link", h.Link().String())
+		m.PutInt("index", int64(e.Index))
+		m.PutStr("stream", e.Stream)
+		m.PutInt("seq", int64(e.Seq))
+		m.PutStr("link", integrity.Hash(e.Link).String())
 	}
-	c.telemetry.ProcessorChainRecordsVoided.Add(context.Background(), int64(len(items)))
-	c.mu.Lock()
-	if items[0].header.Log == c.logID {
-		c.chainNoticeLocked(ld, flightID)
-	}
-	c.mu.Unlock()
+	c.telemetry.ProcessorChainRecordsVoided.Add(context.Background(), int64(len(entries)))
+	c.chainNoticeLocked(ld, covers...)
 }
 
 // flush releases notices still waiting (at shutdown: the epoch start of a
