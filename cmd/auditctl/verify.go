@@ -89,6 +89,7 @@ type logAcc struct {
 type voidList struct {
 	entries []voidEntry
 	where   location
+	index   uint64 // the notice's own leaf
 }
 
 // inFlightList is an unclean-stop notice: the records the collector had
@@ -316,8 +317,10 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 				continue
 			}
 			lf := &l.leaves[e.index]
-			switch lf.state {
-			case leafMissing:
+			switch {
+			case lf.state == leafMissing && unsealedExcuse(vl.index, e.index, sealed):
+				l.missing = append(l.missing, fmt.Sprintf("leaf %d: only the void notice at %s, which no checkpoint covers, accounts for it", e.index, v.at(vl.where)))
+			case lf.state == leafMissing:
 				s := l.streams[e.stream]
 				if s == nil {
 					s = &streamAcc{name: e.stream}
@@ -326,7 +329,7 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 				*lf = leaf{state: leafVoided, link: e.link, stream: s, seq: e.seq, where: vl.where}
 				s.entries = append(s.entries, e.index)
 				s.voided++
-			case leafPresent, leafVoided:
+			case lf.state == leafPresent || lf.state == leafVoided:
 				if lf.link != e.link {
 					l.problems = append(l.problems, fmt.Sprintf("leaf %d: void notice %s contradicts the record at %s", e.index, v.at(vl.where), v.at(lf.where)))
 				}
@@ -344,8 +347,10 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 				continue
 			}
 			lf := &l.leaves[e.index]
-			switch lf.state {
-			case leafMissing:
+			switch {
+			case lf.state == leafMissing && unsealedExcuse(fl.index, e.index, sealed):
+				l.missing = append(l.missing, fmt.Sprintf("leaf %d: only the unclean-stop notice at %s, which no checkpoint covers, accounts for it", e.index, v.at(fl.where)))
+			case lf.state == leafMissing:
 				s := l.streams[e.stream]
 				if s == nil {
 					s = &streamAcc{name: e.stream}
@@ -362,6 +367,15 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 			}
 		}
 	}
+}
+
+// unsealedExcuse says whether a notice at leaf notice would account for a
+// leaf a checkpoint covers while no checkpoint covers the notice itself.
+// Anyone can append such a notice to the unsealed tail (digests and links
+// need no secret), so it may not excuse a sealed leaf's absence; it still
+// accounts for unsealed leaves (a live log just after a restart).
+func unsealedExcuse(notice, listed, sealed uint64) bool {
+	return notice >= sealed && listed < sealed
 }
 
 // readChainNotice takes in an epoch start, a void notice or an unclean-stop
@@ -384,7 +398,7 @@ func (v *verifier) readChainNotice(l *logAcc, index uint64, rec []byte, where lo
 	case integrity.EventVoid:
 		entries, ok := v.readLeafList(l, attrs, integrity.AttrVoidedRecords, "void notice", where)
 		if ok {
-			l.voids = append(l.voids, voidList{entries: entries, where: where})
+			l.voids = append(l.voids, voidList{entries: entries, where: where, index: index})
 		}
 	case integrity.EventUncleanStop:
 		entries, ok := v.readLeafList(l, attrs, integrity.AttrInFlightRecords, "unclean-stop notice", where)
