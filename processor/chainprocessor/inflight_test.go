@@ -300,3 +300,69 @@ func TestFailedStateWriteLeavesNoGapBeforeALaterNotice(t *testing.T) {
 		assert.False(t, strings.HasPrefix(r.body(), "failed-"), "a record of the failed batch was released")
 	}
 }
+
+// Notices of a log left after a failed state write go out with a tree head
+// of that log (its final size), so the sign processor seals them: a void
+// notice released in the next log's first batch with only that log's head
+// was covered by no checkpoint, and the old log verified only with
+// --allow-unsealed (and a notice no checkpoint covers does not account for
+// sealed leaves).
+func TestNoticesOfALeftLogGoOutWithItsTreeHead(t *testing.T) {
+	store := newMemStorage()
+	next := &flakyConsumer{}
+	p, _ := startChain(t, testConfig("o", true), next, testHost{testStorageID: store})
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("a", 3, "x")))
+	next.setErr(errors.New("queue full"))
+	require.Error(t, p.ConsumeLogs(context.Background(), batch("refused", 2, "x")))
+	next.setErr(nil)
+	store.failBatch.Store(true)
+	require.Error(t, p.ConsumeLogs(context.Background(), batch("failed", 2, "x")))
+	store.failBatch.Store(false)
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("c", 1, "x")))
+
+	covered := map[string]uint64{}
+	for _, th := range treeHeads(t, next.Contexts()) {
+		covered[th.LogID] = max(covered[th.LogID], th.Size)
+	}
+	recs := records(t, next.AllLogs()...)
+	voids := withEvent(recs, integrity.EventVoid)
+	require.NotEmpty(t, voids)
+	logs := map[string]bool{}
+	for _, r := range recs {
+		logs[r.header.Log] = true
+		assert.Greater(t, covered[r.header.Log], r.header.Index, "%s leaf %d (%s) is covered by no tree head passed on", r.header.Log, r.header.Index, r.event())
+	}
+	assert.Len(t, logs, 2)
+	accounted := leavesAccountedFor(t, recs)
+	for log, size := range covered {
+		for i := uint64(0); i < size; i++ {
+			assert.True(t, accounted[log][i], "%s leaf %d is under a tree head but neither released nor listed", log, i)
+		}
+	}
+	// A tree head passed on is the root of the log's leaves.
+	links := map[string]map[uint64]integrity.Hash{}
+	for _, r := range recs {
+		if links[r.header.Log] == nil {
+			links[r.header.Log] = map[uint64]integrity.Hash{}
+		}
+		links[r.header.Log][r.header.Index] = r.header.Link()
+		for _, key := range []string{integrity.AttrVoidedRecords} {
+			if v, ok := r.lr.Attributes().Get(key); ok {
+				for _, item := range v.Slice().All() {
+					idx, _ := item.Map().Get("index")
+					link, _ := item.Map().Get("link")
+					h, err := integrity.ParseHash(link.Str())
+					require.NoError(t, err)
+					links[r.header.Log][uint64(idx.Int())] = h
+				}
+			}
+		}
+	}
+	for _, th := range treeHeads(t, next.Contexts()) {
+		l := integrity.NewMerkleLog()
+		for i := uint64(0); i < th.Size; i++ {
+			l.Append(links[th.LogID][i])
+		}
+		assert.Equal(t, l.Root(), th.Root, "root of %s at %d", th.LogID, th.Size)
+	}
+}

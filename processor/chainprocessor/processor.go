@@ -105,6 +105,8 @@ type notice struct {
 	epoch  uint64
 	flight uint64
 	covers []uint64
+	// head is the log's tree head just after the notice was chained.
+	head integrity.TreeHead
 }
 
 // chainLog is the state of one chain processor (shared by its instances in
@@ -146,6 +148,10 @@ type chainLog struct {
 	// state write held. Leaves at or above it were never passed on.
 	noticeFlights map[uint64]struct{}
 	durableSize   uint64
+	// leftEpoch is the epoch of the log last left after a failed write:
+	// its notices still to go out are passed on with a tree head of
+	// their own log.
+	leftEpoch uint64
 
 	persistMu sync.Mutex
 	durable   uint64 // highest version known to be in storage
@@ -319,6 +325,7 @@ func (c *chainLog) uncleanStopLocked(lost []flightEntry, flights []uint64) {
 func (c *chainLog) startEpochLocked(reason, prevLogID string, prevSize uint64) {
 	if c.log != nil {
 		c.voidUnreleasedLocked(reason)
+		c.leftEpoch = c.epoch
 	}
 	old := c.epoch
 	epoch := uint64(time.Now().UnixNano())
@@ -364,7 +371,8 @@ func (c *chainLog) chainNoticeLocked(ld plog.Logs, covers ...uint64) {
 	h.SetAttributes(lr.Attributes())
 	c.addFlightLocked([]flightEntry{flightEntryOf(&h)})
 	c.noticeFlights[h.Index] = struct{}{}
-	c.pending = append(c.pending, &notice{logs: ld, epoch: c.epoch, flight: h.Index, covers: covers})
+	c.pending = append(c.pending, &notice{logs: ld, epoch: c.epoch, flight: h.Index, covers: covers,
+		head: integrity.TreeHead{LogID: c.logID, Size: c.log.Size(), Root: c.log.Root()}})
 }
 
 // voidUnreleasedLocked is called when the current log is left after a
@@ -685,6 +693,7 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 		c.requeue(released)
 		return fmt.Errorf("chain processor: writing state: %w", err)
 	}
+	released = c.passLeft(ctx, next, released, epoch)
 	for i := range items {
 		items[i].header.SetAttributes(items[i].lr.Attributes())
 	}
@@ -708,6 +717,49 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 		c.confirm(epoch, flightID)
 	}
 	return nil
+}
+
+// passLeft passes on the released notices of the log last left (after a
+// failed state write) in a batch of their own, with the tree head of that
+// log as it was after the last of them was chained, so that a checkpoint
+// covers them; it returns the other notices. Every leaf under that head is
+// released or listed by a notice: records chained after the last
+// successful write and before a notice are listed by the void notice
+// chained when the log was left. It runs once the current epoch is
+// durable: a restart then never continues the left log, whose notices
+// after its last successful write were never written. Notices it could not
+// pass on are queued again.
+func (c *chainLog) passLeft(ctx context.Context, next consumer.Logs, released []*notice, epoch uint64) []*notice {
+	c.mu.Lock()
+	left := c.leftEpoch
+	c.mu.Unlock()
+	if left == 0 || left == epoch {
+		return released
+	}
+	var old, rest []*notice
+	var head integrity.TreeHead
+	for _, n := range released {
+		if n.epoch == left {
+			old = append(old, n)
+			if n.head.Size > head.Size {
+				head = n.head
+			}
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	if len(old) == 0 {
+		return released
+	}
+	ld := plog.NewLogs()
+	for _, n := range old {
+		n.logs.ResourceLogs().At(0).CopyTo(ld.ResourceLogs().AppendEmpty())
+	}
+	if err := next.ConsumeLogs(integrity.ContextWithTreeHead(ctx, head), ld); err != nil {
+		c.logger.Warn("notices of the previous log not passed on; trying again with the next batch", zap.Error(err))
+		c.requeue(old)
+	}
+	return rest
 }
 
 // requeue puts notices taken by a batch that did not get through back at
@@ -779,6 +831,10 @@ func (c *chainLog) flush(ctx context.Context, next consumer.Logs) error {
 	if err := c.persist(ctx, version, epoch); err != nil {
 		c.requeue(released)
 		return err
+	}
+	released = c.passLeft(ctx, next, released, epoch)
+	if len(released) == 0 {
+		return nil
 	}
 	ld := plog.NewLogs()
 	for _, n := range released {
