@@ -366,3 +366,32 @@ func TestNoticesOfALeftLogGoOutWithItsTreeHead(t *testing.T) {
 		assert.Equal(t, l.Root(), th.Root, "root of %s at %d", th.LogID, th.Size)
 	}
 }
+
+// While the next component refuses, a retried batch is refused before it
+// is chained, as long as the notices already waiting cannot be passed on:
+// otherwise every attempt chained its records, added a flight and a void
+// notice (in memory and in storage) and carried all earlier void notices
+// downstream, so state and traffic grew with every retry (200 refused
+// attempts left 400 flights in storage and a batch of 202 records).
+func TestRefusingDownstreamDoesNotGrowFlights(t *testing.T) {
+	store := newMemStorage()
+	next := &flakyConsumer{}
+	p, _ := startChain(t, testConfig("o", true), next, testHost{testStorageID: store})
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("a", 2, "x")))
+	next.setErr(errors.New("queue full"))
+	for i := 0; i < 50; i++ {
+		require.Error(t, p.ConsumeLogs(context.Background(), batch("r", 2, "x")))
+	}
+	assert.LessOrEqual(t, len(store.flightKeys()), 3, "flights in storage while refused")
+	for _, b := range next.refusedBatches() {
+		assert.LessOrEqual(t, b.LogRecordCount(), 3, "a refused attempt carries its own records and at most one notice")
+	}
+	next.setErr(nil)
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("ok", 1, "x")))
+	recs := records(t, next.AllLogs()...)
+	require.Len(t, withEvent(recs, integrity.EventVoid), 1, "only the first refused attempt was chained")
+	all := append(recs, records(t, next.refusedBatches()[0])...)
+	verifyChains(t, withoutEvent(all, "")) // every leaf accounted for: present or the refused copy
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.True(t, store.log(t).Clean)
+}

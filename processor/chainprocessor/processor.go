@@ -152,6 +152,9 @@ type chainLog struct {
 	// its notices still to go out are passed on with a tree head of
 	// their own log.
 	leftEpoch uint64
+	// refusing: the last batch passed on was refused. Notices waiting
+	// then go out on their own before a new batch is chained.
+	refusing bool
 
 	persistMu sync.Mutex
 	durable   uint64 // highest version known to be in storage
@@ -657,6 +660,19 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 		return consumererror.NewPermanent(refused)
 	}
 
+	// While the next component refuses, a new batch is not chained until
+	// the notices already waiting got through: each refused attempt would
+	// otherwise add a flight and a void notice, and carry every earlier
+	// one, for as long as the refusal lasts.
+	c.mu.Lock()
+	probe := c.refusing && len(c.pending) > 0 && c.newEpoch == ""
+	c.mu.Unlock()
+	if probe {
+		if err := c.flush(ctx, next); err != nil {
+			return err
+		}
+	}
+
 	streams := make([]string, 0, 4)
 	for i := range items {
 		if !slices.Contains(streams, items[i].stream) {
@@ -703,6 +719,7 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 	c.telemetry.ProcessorChainRecordsChained.Add(ctx, int64(len(items)))
 
 	if err := next.ConsumeLogs(integrity.ContextWithTreeHead(ctx, head), ld); err != nil {
+		c.setRefusing(true)
 		c.requeue(released)
 		// The batch stays in flight until its void notice is downstream.
 		c.void(items, flightID, err)
@@ -712,11 +729,18 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 		// a new batch on retry, which is chained anew.
 		return err
 	}
+	c.setRefusing(false)
 	c.confirmNotices(released)
 	if len(flight) > 0 {
 		c.confirm(epoch, flightID)
 	}
 	return nil
+}
+
+func (c *chainLog) setRefusing(refusing bool) {
+	c.mu.Lock()
+	c.refusing = refusing
+	c.mu.Unlock()
 }
 
 // passLeft passes on the released notices of the log last left (after a
@@ -841,9 +865,11 @@ func (c *chainLog) flush(ctx context.Context, next consumer.Logs) error {
 		n.logs.ResourceLogs().At(0).CopyTo(ld.ResourceLogs().AppendEmpty())
 	}
 	if err := next.ConsumeLogs(integrity.ContextWithTreeHead(ctx, head), ld); err != nil {
+		c.setRefusing(true)
 		c.requeue(released)
 		return err
 	}
+	c.setRefusing(false)
 	c.confirmNotices(released)
 	return nil
 }
