@@ -395,3 +395,21 @@ func TestRefusingDownstreamDoesNotGrowFlights(t *testing.T) {
 	require.NoError(t, p.Shutdown(context.Background()))
 	assert.True(t, store.log(t).Clean)
 }
+
+// A failed state write must not forget the deletions of confirmed flights
+// it carried: the log it abandons is never written again, and its flight
+// keys stayed in storage for good (one per failure).
+func TestFailedStateWriteKeepsFlightDeletions(t *testing.T) {
+	store := newMemStorage()
+	p, _ := startChain(t, testConfig("o", true), &consumertest.LogsSink{}, testHost{testStorageID: store})
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("a", 2, "x")))
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("b", 2, "x")))
+	require.Len(t, store.flightKeys(), 1, "batch b's flight")
+	store.failBatch.Store(true)
+	require.Error(t, p.ConsumeLogs(context.Background(), batch("c", 2, "x")))
+	store.failBatch.Store(false)
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("d", 2, "x")))
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.True(t, store.log(t).Clean)
+	assert.Empty(t, store.flightKeys(), "flights left in storage after a clean stop")
+}

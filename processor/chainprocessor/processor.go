@@ -556,6 +556,13 @@ func (c *chainLog) persist(ctx context.Context, v, epoch uint64) error {
 		if c.newEpoch == "" {
 			c.newEpoch = ReasonStateWriteFailed
 		}
+		// The deletions of confirmed flights it carried go with the next
+		// write (the new epoch's): the left log is never written again.
+		for _, op := range ops {
+			if op.Type == storage.Delete {
+				c.flightDelete = append(c.flightDelete, op.Key)
+			}
+		}
 		c.mu.Unlock()
 		return err
 	}
