@@ -3,12 +3,16 @@ package chainprocessor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 
@@ -412,4 +416,41 @@ func TestFailedStateWriteKeepsFlightDeletions(t *testing.T) {
 	require.NoError(t, p.Shutdown(context.Background()))
 	assert.True(t, store.log(t).Clean)
 	assert.Empty(t, store.flightKeys(), "flights left in storage after a clean stop")
+}
+
+// The same with concurrent senders: while one batch tries the waiting
+// notices, the others must not be chained either (before, they found
+// nothing left to try and were chained, refused and voided, a few more
+// flights on every round).
+func TestRefusingDownstreamConcurrentSendersDoNotGrowFlights(t *testing.T) {
+	store := newMemStorage()
+	next := &flakyConsumer{}
+	p, _ := startChain(t, testConfig("o", true), next, testHost{testStorageID: store})
+	next.setErr(errors.New("queue full"))
+	require.Error(t, p.ConsumeLogs(context.Background(), batch("first", 2, "x")))
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				assert.Error(t, p.ConsumeLogs(context.Background(), batch(fmt.Sprintf("r%d-%d", g, i), 2, "x")))
+			}
+		}()
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, len(store.flightKeys()), 3, "flights in storage while refused")
+}
+
+// A permanent refusal is about the batch, not the next component's state:
+// the next batch is chained and passed on as usual (it must not be held
+// back with, or refused as, that error).
+func TestPermanentRefusalDoesNotHoldBackTheNextBatch(t *testing.T) {
+	next := &flakyConsumer{}
+	p, _ := startChain(t, testConfig("o", false), next, componenttest.NewNopHost())
+	next.setErr(consumererror.NewPermanent(errors.New("bad batch")))
+	require.Error(t, p.ConsumeLogs(context.Background(), batch("bad", 1, "x")))
+	next.setErr(nil)
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("ok", 1, "x")))
+	assert.Len(t, withEvent(records(t, next.AllLogs()...), integrity.EventVoid), 1)
 }

@@ -152,9 +152,11 @@ type chainLog struct {
 	// its notices still to go out are passed on with a tree head of
 	// their own log.
 	leftEpoch uint64
-	// refusing: the last batch passed on was refused. Notices waiting
-	// then go out on their own before a new batch is chained.
-	refusing bool
+	// refusing is the error of the last batch passed on, if it was
+	// refused: notices waiting then go out on their own (probing) before
+	// a new batch is chained.
+	refusing error
+	probing  bool
 
 	persistMu sync.Mutex
 	durable   uint64 // highest version known to be in storage
@@ -671,14 +673,28 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 	// the notices already waiting got through: each refused attempt would
 	// otherwise add a flight and a void notice, and carry every earlier
 	// one, for as long as the refusal lasts.
+	// One batch tries the notices; the others meanwhile get the last
+	// refusal.
 	c.mu.Lock()
-	probe := c.refusing && len(c.pending) > 0 && c.newEpoch == ""
-	c.mu.Unlock()
-	if probe {
-		if err := c.flush(ctx, next); err != nil {
+	if c.refusing != nil && c.newEpoch == "" {
+		if c.probing {
+			err := c.refusing
+			c.mu.Unlock()
 			return err
 		}
+		if len(c.pending) > 0 {
+			c.probing = true
+			c.mu.Unlock()
+			err := c.flush(ctx, next)
+			c.mu.Lock()
+			c.probing = false
+			if err != nil && !consumererror.IsPermanent(err) {
+				c.mu.Unlock()
+				return err
+			}
+		}
 	}
+	c.mu.Unlock()
 
 	streams := make([]string, 0, 4)
 	for i := range items {
@@ -726,7 +742,7 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 	c.telemetry.ProcessorChainRecordsChained.Add(ctx, int64(len(items)))
 
 	if err := next.ConsumeLogs(integrity.ContextWithTreeHead(ctx, head), ld); err != nil {
-		c.setRefusing(true)
+		c.setRefusing(err)
 		c.requeue(released)
 		// The batch stays in flight until its void notice is downstream.
 		c.void(items, flightID, err)
@@ -736,7 +752,7 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 		// a new batch on retry, which is chained anew.
 		return err
 	}
-	c.setRefusing(false)
+	c.setRefusing(nil)
 	c.confirmNotices(released)
 	if len(flight) > 0 {
 		c.confirm(epoch, flightID)
@@ -744,9 +760,15 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 	return nil
 }
 
-func (c *chainLog) setRefusing(refusing bool) {
+// setRefusing records the outcome of passing a batch on. A permanent error
+// is about that batch's content, not the next component's state: it does
+// not hold back other batches (which would be refused as permanent too).
+func (c *chainLog) setRefusing(err error) {
+	if consumererror.IsPermanent(err) {
+		err = nil
+	}
 	c.mu.Lock()
-	c.refusing = refusing
+	c.refusing = err
 	c.mu.Unlock()
 }
 
@@ -872,11 +894,11 @@ func (c *chainLog) flush(ctx context.Context, next consumer.Logs) error {
 		n.logs.ResourceLogs().At(0).CopyTo(ld.ResourceLogs().AppendEmpty())
 	}
 	if err := next.ConsumeLogs(integrity.ContextWithTreeHead(ctx, head), ld); err != nil {
-		c.setRefusing(true)
+		c.setRefusing(err)
 		c.requeue(released)
 		return err
 	}
-	c.setRefusing(false)
+	c.setRefusing(nil)
 	c.confirmNotices(released)
 	return nil
 }
