@@ -315,3 +315,23 @@ func (c *testChain) void(from, to uint64) uint64 {
 	}
 	return c.chain(integrity.CollectorStream, ld)
 }
+
+// A sealed notice accounts for a sealed leaf whatever unsealed notice also
+// lists it: after a second kill, the next start's notice (unsealed until
+// the next checkpoint) lists again what the first, sealed, one declared.
+func TestSealedNoticeAccountsWhateverUnsealedOneRepeatsIt(t *testing.T) {
+	c, lost := crashedChain(t, nil)
+	c.uncleanStop(5, nil) // leaf 15, relisting 5-14
+	for _, order := range []string{"archive order", "unsealed notice first"} {
+		if order == "unsealed notice first" {
+			// The archive's order of lines is not the log's (several
+			// exporters, segments): the verdict must not depend on it.
+			c.lines = append([][]byte{c.lines[15]}, c.lines[:15]...)
+			lost = []uint64{6, 7} // the same leaves, one line later
+		}
+		r := c.verifySealed(15, true, lost...)
+		if !r.Verified || r.Logs[0].LostInFlight != 2 || r.Logs[0].Completeness != "unsealed" {
+			t.Fatalf("%s: verified %v, lost %d, completeness %s: %s", order, r.Verified, r.Logs[0].LostInFlight, r.Logs[0].Completeness, logProblems(r))
+		}
+	}
+}

@@ -309,6 +309,14 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 		s.entries = append(s.entries, p.index)
 	}
 	l.pending = nil
+	// Sealed leaves that an unsealed notice lists: reported if no record
+	// or sealed notice accounts for them (in whatever order they come).
+	type excuse struct {
+		index uint64
+		kind  string
+		where location
+	}
+	var unsealedOnly []excuse
 	// Void notices fill in the leaves of records refused downstream.
 	for _, vl := range l.voids {
 		for _, e := range vl.entries {
@@ -319,7 +327,7 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 			lf := &l.leaves[e.index]
 			switch {
 			case lf.state == leafMissing && unsealedExcuse(vl.index, e.index, sealed):
-				l.missing = append(l.missing, fmt.Sprintf("leaf %d: only the void notice at %s, which no checkpoint covers, accounts for it", e.index, v.at(vl.where)))
+				unsealedOnly = append(unsealedOnly, excuse{e.index, "void", vl.where})
 			case lf.state == leafMissing:
 				s := l.streams[e.stream]
 				if s == nil {
@@ -349,7 +357,7 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 			lf := &l.leaves[e.index]
 			switch {
 			case lf.state == leafMissing && unsealedExcuse(fl.index, e.index, sealed):
-				l.missing = append(l.missing, fmt.Sprintf("leaf %d: only the unclean-stop notice at %s, which no checkpoint covers, accounts for it", e.index, v.at(fl.where)))
+				unsealedOnly = append(unsealedOnly, excuse{e.index, "unclean-stop", fl.where})
 			case lf.state == leafMissing:
 				s := l.streams[e.stream]
 				if s == nil {
@@ -365,6 +373,12 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 						e.index, v.at(fl.where), v.at(lf.where)))
 				}
 			}
+		}
+	}
+	for _, e := range unsealedOnly {
+		if l.leaves[e.index].state == leafMissing {
+			l.missing = append(l.missing, fmt.Sprintf("leaf %d: only the %s notice at %s, which no checkpoint covers, accounts for it",
+				e.index, e.kind, v.at(e.where)))
 		}
 	}
 }
