@@ -335,3 +335,15 @@ func TestSealedNoticeAccountsWhateverUnsealedOneRepeatsIt(t *testing.T) {
 		}
 	}
 }
+
+// An identical copy of a notice (a segment written twice) counts as a
+// duplicate and declares nothing twice.
+func TestDuplicatedUncleanStopNotice(t *testing.T) {
+	c, lost := crashedChain(t, nil)
+	c.lines = append(c.lines, c.lines[10])
+	r := c.verify(lost...)
+	l := r.Logs[0]
+	if !r.Verified || l.LostInFlight != 2 || l.Duplicates != 1 || l.MissingLeaves != 0 {
+		t.Fatalf("verified %v, lost %d, duplicates %d, missing %d: %s", r.Verified, l.LostInFlight, l.Duplicates, l.MissingLeaves, logProblems(r))
+	}
+}
