@@ -93,6 +93,13 @@ func (c *testChain) uncleanStop(from uint64, edit func(attrs pcommon.Map)) uint6
 // sealed by a checkpoint at the chain's size.
 func (c *testChain) verify(drop ...uint64) *Report {
 	c.t.Helper()
+	return c.verifySealed(c.log.Size(), false, drop...)
+}
+
+// verifySealed is verify with the checkpoint at size sealed, and
+// --allow-unsealed as given.
+func (c *testChain) verifySealed(sealed uint64, allowUnsealed bool, drop ...uint64) *Report {
+	c.t.Helper()
 	var seg []byte
 	for i, line := range c.lines {
 		dropped := false
@@ -110,7 +117,11 @@ func (c *testChain) verify(drop ...uint64) *Report {
 		rl := ld.ResourceLogs().At(0)
 		return integrity.AppendLine(nil, nil, integrity.AppendCanonical(nil, rl, sl, lr))
 	}
-	note, err := integrity.SignCheckpoint(c.logID, c.log.Size(), c.log.Root(), c.signer)
+	tree := integrity.NewMerkleLog()
+	for _, h := range c.headers[:sealed] {
+		tree.Append(h.Link())
+	}
+	note, err := integrity.SignCheckpoint(c.logID, sealed, tree.Root(), c.signer)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -118,7 +129,7 @@ func (c *testChain) verify(drop ...uint64) *Report {
 		lr.Attributes().PutStr(integrity.AttrKeyVerifierKey, c.signer.VerifierKey())
 	})
 	cps = append(cps, plain(integrity.EventCheckpoint, func(lr plog.LogRecord) { lr.Body().SetStr(string(note)) })...)
-	v := newVerifier(nil, false)
+	v := newVerifier(nil, allowUnsealed)
 	v.readSegment("records.ndjson", seg)
 	v.readSegment("checkpoints.ndjson", cps)
 	v.finish()
@@ -245,5 +256,94 @@ func TestLostLeafLinkIsCheckedAgainstCheckpoint(t *testing.T) {
 	r := c.verify(lost...)
 	if r.Verified || !strings.Contains(logProblems(r), "do not hash to its root") {
 		t.Fatalf("verified %v: %s", r.Verified, logProblems(r))
+	}
+}
+
+// An attacker with write access to the archive, but without the signing
+// key, deletes sealed records and appends, in the unsealed tail, an
+// unclean-stop notice of their own (digest and links need no secret)
+// declaring them in flight. With --allow-unsealed the forged tail is
+// accepted, but it must not account for leaves a checkpoint covers: only a
+// sealed notice may do that. (Before, the deletion verified as
+// lost_in_flight.) A void notice is the same.
+func TestUnsealedNoticeDoesNotExcuseSealedLeaves(t *testing.T) {
+	for _, kind := range []string{"unclean-stop", "void"} {
+		t.Run(kind, func(t *testing.T) {
+			c := newTestChain(t)
+			for i := 0; i < 10; i++ {
+				c.record(fmt.Sprint("s", i%2))
+			}
+			if kind == "unclean-stop" {
+				c.uncleanStop(5, nil)
+			} else {
+				c.void(5, 10)
+			}
+			r := c.verifySealed(10, true, 5, 6)
+			l := r.Logs[0]
+			if r.Verified || l.MissingLeaves != 2 || l.LostInFlight != 0 || l.Voided != 0 {
+				t.Fatalf("sealed leaves deleted behind a forged unsealed notice: verified %v, missing %d, lost %d, voided %d: %s",
+					r.Verified, l.MissingLeaves, l.LostInFlight, l.Voided, logProblems(r))
+			}
+			// The same notice sealed (the collector's own, checkpointed
+			// after it) does account for them.
+			if r := c.verifySealed(11, false, 5, 6); !r.Verified {
+				t.Fatalf("a sealed notice accounts for the leaves it lists: %s", logProblems(r))
+			}
+			// An unsealed notice still accounts for unsealed leaves: a
+			// live log just after a restart, verified with
+			// --allow-unsealed before the next checkpoint.
+			if r := c.verifySealed(5, true, 5, 6); !r.Verified {
+				t.Fatalf("an unsealed notice accounts for unsealed leaves: %s", logProblems(r))
+			}
+		})
+	}
+}
+
+// void chains a void notice listing leaves [from, to).
+func (c *testChain) void(from, to uint64) uint64 {
+	ld, sl := integrity.NewCollectorBatch("test")
+	lr := integrity.AppendCollectorRecord(sl, integrity.EventVoid, plog.SeverityNumberWarn, 1)
+	lr.Attributes().PutInt(integrity.AttrVoidedCount, int64(to-from))
+	list := lr.Attributes().PutEmptySlice(integrity.AttrVoidedRecords)
+	for i := from; i < to; i++ {
+		h := &c.headers[i]
+		m := list.AppendEmpty().SetEmptyMap()
+		m.PutInt("index", int64(i))
+		m.PutStr("stream", h.Stream)
+		m.PutInt("seq", int64(h.Seq))
+		m.PutStr("link", h.Link().String())
+	}
+	return c.chain(integrity.CollectorStream, ld)
+}
+
+// A sealed notice accounts for a sealed leaf whatever unsealed notice also
+// lists it: after a second kill, the next start's notice (unsealed until
+// the next checkpoint) lists again what the first, sealed, one declared.
+func TestSealedNoticeAccountsWhateverUnsealedOneRepeatsIt(t *testing.T) {
+	c, lost := crashedChain(t, nil)
+	c.uncleanStop(5, nil) // leaf 15, relisting 5-14
+	for _, order := range []string{"archive order", "unsealed notice first"} {
+		if order == "unsealed notice first" {
+			// The archive's order of lines is not the log's (several
+			// exporters, segments): the verdict must not depend on it.
+			c.lines = append([][]byte{c.lines[15]}, c.lines[:15]...)
+			lost = []uint64{6, 7} // the same leaves, one line later
+		}
+		r := c.verifySealed(15, true, lost...)
+		if !r.Verified || r.Logs[0].LostInFlight != 2 || r.Logs[0].Completeness != "unsealed" {
+			t.Fatalf("%s: verified %v, lost %d, completeness %s: %s", order, r.Verified, r.Logs[0].LostInFlight, r.Logs[0].Completeness, logProblems(r))
+		}
+	}
+}
+
+// An identical copy of a notice (a segment written twice) counts as a
+// duplicate and declares nothing twice.
+func TestDuplicatedUncleanStopNotice(t *testing.T) {
+	c, lost := crashedChain(t, nil)
+	c.lines = append(c.lines, c.lines[10])
+	r := c.verify(lost...)
+	l := r.Logs[0]
+	if !r.Verified || l.LostInFlight != 2 || l.Duplicates != 1 || l.MissingLeaves != 0 {
+		t.Fatalf("verified %v, lost %d, duplicates %d, missing %d: %s", r.Verified, l.LostInFlight, l.Duplicates, l.MissingLeaves, logProblems(r))
 	}
 }

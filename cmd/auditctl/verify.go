@@ -89,6 +89,7 @@ type logAcc struct {
 type voidList struct {
 	entries []voidEntry
 	where   location
+	index   uint64 // the notice's own leaf
 }
 
 // inFlightList is an unclean-stop notice: the records the collector had
@@ -308,6 +309,14 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 		s.entries = append(s.entries, p.index)
 	}
 	l.pending = nil
+	// Sealed leaves that an unsealed notice lists: reported if no record
+	// or sealed notice accounts for them (in whatever order they come).
+	type excuse struct {
+		index uint64
+		kind  string
+		where location
+	}
+	var unsealedOnly []excuse
 	// Void notices fill in the leaves of records refused downstream.
 	for _, vl := range l.voids {
 		for _, e := range vl.entries {
@@ -316,8 +325,10 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 				continue
 			}
 			lf := &l.leaves[e.index]
-			switch lf.state {
-			case leafMissing:
+			switch {
+			case lf.state == leafMissing && unsealedExcuse(vl.index, e.index, sealed):
+				unsealedOnly = append(unsealedOnly, excuse{e.index, "void", vl.where})
+			case lf.state == leafMissing:
 				s := l.streams[e.stream]
 				if s == nil {
 					s = &streamAcc{name: e.stream}
@@ -326,7 +337,7 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 				*lf = leaf{state: leafVoided, link: e.link, stream: s, seq: e.seq, where: vl.where}
 				s.entries = append(s.entries, e.index)
 				s.voided++
-			case leafPresent, leafVoided:
+			case lf.state == leafPresent || lf.state == leafVoided:
 				if lf.link != e.link {
 					l.problems = append(l.problems, fmt.Sprintf("leaf %d: void notice %s contradicts the record at %s", e.index, v.at(vl.where), v.at(lf.where)))
 				}
@@ -344,8 +355,10 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 				continue
 			}
 			lf := &l.leaves[e.index]
-			switch lf.state {
-			case leafMissing:
+			switch {
+			case lf.state == leafMissing && unsealedExcuse(fl.index, e.index, sealed):
+				unsealedOnly = append(unsealedOnly, excuse{e.index, "unclean-stop", fl.where})
+			case lf.state == leafMissing:
 				s := l.streams[e.stream]
 				if s == nil {
 					s = &streamAcc{name: e.stream}
@@ -362,6 +375,21 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 			}
 		}
 	}
+	for _, e := range unsealedOnly {
+		if l.leaves[e.index].state == leafMissing {
+			l.missing = append(l.missing, fmt.Sprintf("leaf %d: only the %s notice at %s, which no checkpoint covers, accounts for it",
+				e.index, e.kind, v.at(e.where)))
+		}
+	}
+}
+
+// unsealedExcuse says whether a notice at leaf notice would account for a
+// leaf a checkpoint covers while no checkpoint covers the notice itself.
+// Anyone can append such a notice to the unsealed tail (digests and links
+// need no secret), so it may not excuse a sealed leaf's absence; it still
+// accounts for unsealed leaves (a live log just after a restart).
+func unsealedExcuse(notice, listed, sealed uint64) bool {
+	return notice >= sealed && listed < sealed
 }
 
 // readChainNotice takes in an epoch start, a void notice or an unclean-stop
@@ -384,7 +412,7 @@ func (v *verifier) readChainNotice(l *logAcc, index uint64, rec []byte, where lo
 	case integrity.EventVoid:
 		entries, ok := v.readLeafList(l, attrs, integrity.AttrVoidedRecords, "void notice", where)
 		if ok {
-			l.voids = append(l.voids, voidList{entries: entries, where: where})
+			l.voids = append(l.voids, voidList{entries: entries, where: where, index: index})
 		}
 	case integrity.EventUncleanStop:
 		entries, ok := v.readLeafList(l, attrs, integrity.AttrInFlightRecords, "unclean-stop notice", where)

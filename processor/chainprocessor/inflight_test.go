@@ -3,12 +3,16 @@ package chainprocessor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 
@@ -233,4 +237,220 @@ func TestVoidNoticeAfterRestartContinuesCollectorStream(t *testing.T) {
 	assert.Equal(t, integrity.CollectorStream, voids[0].header.Stream)
 	assert.Equal(t, uint64(2), voids[0].header.Seq, "after the epoch start, seq 1")
 	assert.NotEqual(t, integrity.Hash{}, voids[0].header.Prev)
+}
+
+// leavesAccountedFor returns, per log, the leaf indices the released records
+// and the void and unclean-stop notices among them account for.
+func leavesAccountedFor(t *testing.T, recs []outRecord) map[string]map[uint64]bool {
+	t.Helper()
+	out := map[string]map[uint64]bool{}
+	add := func(log string, idx uint64) {
+		if out[log] == nil {
+			out[log] = map[uint64]bool{}
+		}
+		out[log][idx] = true
+	}
+	for _, r := range recs {
+		add(r.header.Log, r.header.Index)
+		for _, key := range []string{integrity.AttrVoidedRecords, integrity.AttrInFlightRecords} {
+			if v, ok := r.lr.Attributes().Get(key); ok {
+				for _, item := range v.Slice().All() {
+					idx, _ := item.Map().Get("index")
+					add(r.header.Log, uint64(idx.Int()))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// A batch whose state write failed was chained in a log that is then
+// abandoned. A void notice chained into that log afterwards (a batch
+// refused downstream once the write had failed) still goes out, after the
+// failed batch's leaves: it must list them too, or they are a gap in the
+// log (before, they were neither passed on nor voided, and verify reported
+// them missing).
+func TestFailedStateWriteLeavesNoGapBeforeALaterNotice(t *testing.T) {
+	store := newMemStorage()
+	next := &holdConsumer{entered: make(chan struct{}), release: make(chan struct{})}
+	p, _ := startChain(t, testConfig("o", true), next, testHost{testStorageID: store})
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("a", 3, "x")))
+	heldErr := make(chan error, 1)
+	go func() { heldErr <- p.ConsumeLogs(context.Background(), batch("held", 2, "x")) }()
+	<-next.entered
+
+	store.failBatch.Store(true)
+	require.Error(t, p.ConsumeLogs(context.Background(), batch("failed", 2, "y")))
+	close(next.release) // the held batch is refused now: its void notice is chained
+	require.Error(t, <-heldErr)
+	store.failBatch.Store(false)
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("c", 1, "x")))
+
+	recs := records(t, next.AllLogs()...)
+	voids := withEvent(recs, integrity.EventVoid)
+	require.Len(t, voids, 2, "the held batch's void notice, and one for the failed batch chained after it")
+	assert.Equal(t, uint64(2), attrInt(t, voids[1], integrity.AttrVoidedCount))
+	assert.Greater(t, voids[1].header.Index, voids[0].header.Index, "it stands after every other leaf of the log")
+	accounted := leavesAccountedFor(t, recs)
+	oldLog := recs[0].header.Log
+	var maxIdx uint64
+	for idx := range accounted[oldLog] {
+		maxIdx = max(maxIdx, idx)
+	}
+	for i := uint64(0); i <= maxIdx; i++ {
+		assert.True(t, accounted[oldLog][i], "leaf %d of the abandoned log is neither released nor listed by a notice", i)
+	}
+	for _, r := range recs {
+		assert.False(t, strings.HasPrefix(r.body(), "failed-"), "a record of the failed batch was released")
+	}
+}
+
+// Notices of a log left after a failed state write go out with a tree head
+// of that log (its final size), so the sign processor seals them: a void
+// notice released in the next log's first batch with only that log's head
+// was covered by no checkpoint, and the old log verified only with
+// --allow-unsealed (and a notice no checkpoint covers does not account for
+// sealed leaves).
+func TestNoticesOfALeftLogGoOutWithItsTreeHead(t *testing.T) {
+	store := newMemStorage()
+	next := &flakyConsumer{}
+	p, _ := startChain(t, testConfig("o", true), next, testHost{testStorageID: store})
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("a", 3, "x")))
+	next.setErr(errors.New("queue full"))
+	require.Error(t, p.ConsumeLogs(context.Background(), batch("refused", 2, "x")))
+	next.setErr(nil)
+	store.failBatch.Store(true)
+	require.Error(t, p.ConsumeLogs(context.Background(), batch("failed", 2, "x")))
+	store.failBatch.Store(false)
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("c", 1, "x")))
+
+	covered := map[string]uint64{}
+	for _, th := range treeHeads(t, next.Contexts()) {
+		covered[th.LogID] = max(covered[th.LogID], th.Size)
+	}
+	recs := records(t, next.AllLogs()...)
+	voids := withEvent(recs, integrity.EventVoid)
+	require.NotEmpty(t, voids)
+	logs := map[string]bool{}
+	for _, r := range recs {
+		logs[r.header.Log] = true
+		assert.Greater(t, covered[r.header.Log], r.header.Index, "%s leaf %d (%s) is covered by no tree head passed on", r.header.Log, r.header.Index, r.event())
+	}
+	assert.Len(t, logs, 2)
+	accounted := leavesAccountedFor(t, recs)
+	for log, size := range covered {
+		for i := uint64(0); i < size; i++ {
+			assert.True(t, accounted[log][i], "%s leaf %d is under a tree head but neither released nor listed", log, i)
+		}
+	}
+	// A tree head passed on is the root of the log's leaves.
+	links := map[string]map[uint64]integrity.Hash{}
+	for _, r := range recs {
+		if links[r.header.Log] == nil {
+			links[r.header.Log] = map[uint64]integrity.Hash{}
+		}
+		links[r.header.Log][r.header.Index] = r.header.Link()
+		for _, key := range []string{integrity.AttrVoidedRecords} {
+			if v, ok := r.lr.Attributes().Get(key); ok {
+				for _, item := range v.Slice().All() {
+					idx, _ := item.Map().Get("index")
+					link, _ := item.Map().Get("link")
+					h, err := integrity.ParseHash(link.Str())
+					require.NoError(t, err)
+					links[r.header.Log][uint64(idx.Int())] = h
+				}
+			}
+		}
+	}
+	for _, th := range treeHeads(t, next.Contexts()) {
+		l := integrity.NewMerkleLog()
+		for i := uint64(0); i < th.Size; i++ {
+			l.Append(links[th.LogID][i])
+		}
+		assert.Equal(t, l.Root(), th.Root, "root of %s at %d", th.LogID, th.Size)
+	}
+}
+
+// While the next component refuses, a retried batch is refused before it
+// is chained, as long as the notices already waiting cannot be passed on:
+// otherwise every attempt chained its records, added a flight and a void
+// notice (in memory and in storage) and carried all earlier void notices
+// downstream, so state and traffic grew with every retry (200 refused
+// attempts left 400 flights in storage and a batch of 202 records).
+func TestRefusingDownstreamDoesNotGrowFlights(t *testing.T) {
+	store := newMemStorage()
+	next := &flakyConsumer{}
+	p, _ := startChain(t, testConfig("o", true), next, testHost{testStorageID: store})
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("a", 2, "x")))
+	next.setErr(errors.New("queue full"))
+	for i := 0; i < 50; i++ {
+		require.Error(t, p.ConsumeLogs(context.Background(), batch("r", 2, "x")))
+	}
+	assert.LessOrEqual(t, len(store.flightKeys()), 3, "flights in storage while refused")
+	for _, b := range next.refusedBatches() {
+		assert.LessOrEqual(t, b.LogRecordCount(), 3, "a refused attempt carries its own records and at most one notice")
+	}
+	next.setErr(nil)
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("ok", 1, "x")))
+	recs := records(t, next.AllLogs()...)
+	require.Len(t, withEvent(recs, integrity.EventVoid), 1, "only the first refused attempt was chained")
+	all := append(recs, records(t, next.refusedBatches()[0])...)
+	verifyChains(t, withoutEvent(all, "")) // every leaf accounted for: present or the refused copy
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.True(t, store.log(t).Clean)
+}
+
+// A failed state write must not forget the deletions of confirmed flights
+// it carried: the log it abandons is never written again, and its flight
+// keys stayed in storage for good (one per failure).
+func TestFailedStateWriteKeepsFlightDeletions(t *testing.T) {
+	store := newMemStorage()
+	p, _ := startChain(t, testConfig("o", true), &consumertest.LogsSink{}, testHost{testStorageID: store})
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("a", 2, "x")))
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("b", 2, "x")))
+	require.Len(t, store.flightKeys(), 1, "batch b's flight")
+	store.failBatch.Store(true)
+	require.Error(t, p.ConsumeLogs(context.Background(), batch("c", 2, "x")))
+	store.failBatch.Store(false)
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("d", 2, "x")))
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.True(t, store.log(t).Clean)
+	assert.Empty(t, store.flightKeys(), "flights left in storage after a clean stop")
+}
+
+// The same with concurrent senders: while one batch tries the waiting
+// notices, the others must not be chained either (before, they found
+// nothing left to try and were chained, refused and voided, a few more
+// flights on every round).
+func TestRefusingDownstreamConcurrentSendersDoNotGrowFlights(t *testing.T) {
+	store := newMemStorage()
+	next := &flakyConsumer{}
+	p, _ := startChain(t, testConfig("o", true), next, testHost{testStorageID: store})
+	next.setErr(errors.New("queue full"))
+	require.Error(t, p.ConsumeLogs(context.Background(), batch("first", 2, "x")))
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				assert.Error(t, p.ConsumeLogs(context.Background(), batch(fmt.Sprintf("r%d-%d", g, i), 2, "x")))
+			}
+		}()
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, len(store.flightKeys()), 3, "flights in storage while refused")
+}
+
+// A permanent refusal is about the batch, not the next component's state:
+// the next batch is chained and passed on as usual (it must not be held
+// back with, or refused as, that error).
+func TestPermanentRefusalDoesNotHoldBackTheNextBatch(t *testing.T) {
+	next := &flakyConsumer{}
+	p, _ := startChain(t, testConfig("o", false), next, componenttest.NewNopHost())
+	next.setErr(consumererror.NewPermanent(errors.New("bad batch")))
+	require.Error(t, p.ConsumeLogs(context.Background(), batch("bad", 1, "x")))
+	next.setErr(nil)
+	require.NoError(t, p.ConsumeLogs(context.Background(), batch("ok", 1, "x")))
+	assert.Len(t, withEvent(records(t, next.AllLogs()...), integrity.EventVoid), 1)
 }

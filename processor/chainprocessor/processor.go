@@ -105,6 +105,8 @@ type notice struct {
 	epoch  uint64
 	flight uint64
 	covers []uint64
+	// head is the log's tree head just after the notice was chained.
+	head integrity.TreeHead
 }
 
 // chainLog is the state of one chain processor (shared by its instances in
@@ -141,6 +143,20 @@ type chainLog struct {
 	flights      map[uint64][]flightEntry
 	flightWrite  map[uint64]struct{}
 	flightDelete []string
+	// noticeFlights are the flights that are notices of the processor's
+	// own; durableSize is the size of the current log the last successful
+	// state write held. Leaves at or above it were never passed on.
+	noticeFlights map[uint64]struct{}
+	durableSize   uint64
+	// leftEpoch is the epoch of the log last left after a failed write:
+	// its notices still to go out are passed on with a tree head of
+	// their own log.
+	leftEpoch uint64
+	// refusing is the error of the last batch passed on, if it was
+	// refused: notices waiting then go out on their own (probing) before
+	// a new batch is chained.
+	refusing error
+	probing  bool
 
 	persistMu sync.Mutex
 	durable   uint64 // highest version known to be in storage
@@ -161,7 +177,8 @@ func newChainLog(cfg *Config, set processor.Settings, origin string) (*chainLog,
 		dirty:     map[string]struct{}{},
 		flights:   map[uint64][]flightEntry{},
 
-		flightWrite: map[uint64]struct{}{},
+		flightWrite:   map[uint64]struct{}{},
+		noticeFlights: map[uint64]struct{}{},
 	}, nil
 }
 
@@ -311,6 +328,10 @@ func (c *chainLog) uncleanStopLocked(lost []flightEntry, flights []uint64) {
 
 // startEpochLocked begins a new log whose first record says why.
 func (c *chainLog) startEpochLocked(reason, prevLogID string, prevSize uint64) {
+	if c.log != nil {
+		c.voidUnreleasedLocked(reason)
+		c.leftEpoch = c.epoch
+	}
 	old := c.epoch
 	epoch := uint64(time.Now().UnixNano())
 	if epoch <= c.epoch {
@@ -319,6 +340,7 @@ func (c *chainLog) startEpochLocked(reason, prevLogID string, prevSize uint64) {
 	c.epoch = epoch
 	c.logID = integrity.LogID(c.origin, epoch)
 	c.log = integrity.NewMerkleLog()
+	c.durableSize = 0
 	clear(c.heads)
 	clear(c.dirty)
 	// The flights of the abandoned log are not declared: its epoch start
@@ -353,7 +375,37 @@ func (c *chainLog) chainNoticeLocked(ld plog.Logs, covers ...uint64) {
 	h := c.appendLocked(integrity.CollectorStream, sha256.Sum256(canonical))
 	h.SetAttributes(lr.Attributes())
 	c.addFlightLocked([]flightEntry{flightEntryOf(&h)})
-	c.pending = append(c.pending, &notice{logs: ld, epoch: c.epoch, flight: h.Index, covers: covers})
+	c.noticeFlights[h.Index] = struct{}{}
+	c.pending = append(c.pending, &notice{logs: ld, epoch: c.epoch, flight: h.Index, covers: covers,
+		head: integrity.TreeHead{LogID: c.logID, Size: c.log.Size(), Root: c.log.Root()}})
+}
+
+// voidUnreleasedLocked is called when the current log is left after a
+// failed state write. Its records chained after the last successful write
+// were never passed on (their batches failed), but notices chained after
+// them still go out (with the next log's first batch): without a list of
+// the records before them, the log would have a gap there. A void notice
+// listing those records is chained into the log being left, after every
+// other leaf. Without such a notice nothing of the log follows them, and
+// nothing is written.
+func (c *chainLog) voidUnreleasedLocked(reason string) {
+	var entries []flightEntry
+	lastNotice, anyNotice := uint64(0), false
+	for id, fl := range c.flights {
+		if id < c.durableSize {
+			continue
+		}
+		if _, isNotice := c.noticeFlights[id]; isNotice {
+			lastNotice, anyNotice = max(lastNotice, id), true
+			continue
+		}
+		entries = append(entries, fl...)
+	}
+	slices.SortFunc(entries, func(a, b flightEntry) int { return cmp.Compare(a.Index, b.Index) })
+	if !anyNotice || len(entries) == 0 || entries[0].Index > lastNotice {
+		return
+	}
+	c.chainVoidLocked(entries, "chain state write failed ("+reason+"): the records were never passed on")
 }
 
 // addFlightLocked records chained records as in flight; the flight's id is
@@ -378,6 +430,7 @@ func (c *chainLog) confirm(epoch uint64, ids ...uint64) {
 			continue
 		}
 		delete(c.flights, id)
+		delete(c.noticeFlights, id)
 		if _, unwritten := c.flightWrite[id]; unwritten {
 			delete(c.flightWrite, id)
 		} else {
@@ -402,6 +455,7 @@ func (c *chainLog) dropFlightsLocked(epoch uint64) {
 	}
 	clear(c.flights)
 	clear(c.flightWrite)
+	clear(c.noticeFlights)
 }
 
 // confirmedLocked is the size below which every leaf is known to be
@@ -493,7 +547,7 @@ func (c *chainLog) persist(ctx context.Context, v, epoch uint64) error {
 		return nil
 	}
 	ops := c.stateOpsLocked(false)
-	current := c.version
+	current, size := c.version, c.log.Size()
 	c.mu.Unlock()
 	if err := c.client.Batch(ctx, ops...); err != nil {
 		c.telemetry.ProcessorChainStateWriteErrors.Add(ctx, 1)
@@ -504,10 +558,22 @@ func (c *chainLog) persist(ctx context.Context, v, epoch uint64) error {
 		if c.newEpoch == "" {
 			c.newEpoch = ReasonStateWriteFailed
 		}
+		// The deletions of confirmed flights it carried go with the next
+		// write (the new epoch's): the left log is never written again.
+		for _, op := range ops {
+			if op.Type == storage.Delete {
+				c.flightDelete = append(c.flightDelete, op.Key)
+			}
+		}
 		c.mu.Unlock()
 		return err
 	}
 	c.durable = current
+	c.mu.Lock()
+	if c.epoch == epoch {
+		c.durableSize = max(c.durableSize, size)
+	}
+	c.mu.Unlock()
 	return nil
 }
 
@@ -603,6 +669,33 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 		return consumererror.NewPermanent(refused)
 	}
 
+	// While the next component refuses, a new batch is not chained until
+	// the notices already waiting got through: each refused attempt would
+	// otherwise add a flight and a void notice, and carry every earlier
+	// one, for as long as the refusal lasts.
+	// One batch tries the notices; the others meanwhile get the last
+	// refusal.
+	c.mu.Lock()
+	if c.refusing != nil && c.newEpoch == "" {
+		if c.probing {
+			err := c.refusing
+			c.mu.Unlock()
+			return err
+		}
+		if len(c.pending) > 0 {
+			c.probing = true
+			c.mu.Unlock()
+			err := c.flush(ctx, next)
+			c.mu.Lock()
+			c.probing = false
+			if err != nil && !consumererror.IsPermanent(err) {
+				c.mu.Unlock()
+				return err
+			}
+		}
+	}
+	c.mu.Unlock()
+
 	streams := make([]string, 0, 4)
 	for i := range items {
 		if !slices.Contains(streams, items[i].stream) {
@@ -639,6 +732,7 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 		c.requeue(released)
 		return fmt.Errorf("chain processor: writing state: %w", err)
 	}
+	released = c.passLeft(ctx, next, released, epoch)
 	for i := range items {
 		items[i].header.SetAttributes(items[i].lr.Attributes())
 	}
@@ -648,6 +742,7 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 	c.telemetry.ProcessorChainRecordsChained.Add(ctx, int64(len(items)))
 
 	if err := next.ConsumeLogs(integrity.ContextWithTreeHead(ctx, head), ld); err != nil {
+		c.setRefusing(err)
 		c.requeue(released)
 		// The batch stays in flight until its void notice is downstream.
 		c.void(items, flightID, err)
@@ -657,11 +752,67 @@ func (c *chainLog) consume(ctx context.Context, next consumer.Logs, ld plog.Logs
 		// a new batch on retry, which is chained anew.
 		return err
 	}
+	c.setRefusing(nil)
 	c.confirmNotices(released)
 	if len(flight) > 0 {
 		c.confirm(epoch, flightID)
 	}
 	return nil
+}
+
+// setRefusing records the outcome of passing a batch on. A permanent error
+// is about that batch's content, not the next component's state: it does
+// not hold back other batches (which would be refused as permanent too).
+func (c *chainLog) setRefusing(err error) {
+	if consumererror.IsPermanent(err) {
+		err = nil
+	}
+	c.mu.Lock()
+	c.refusing = err
+	c.mu.Unlock()
+}
+
+// passLeft passes on the released notices of the log last left (after a
+// failed state write) in a batch of their own, with the tree head of that
+// log as it was after the last of them was chained, so that a checkpoint
+// covers them; it returns the other notices. Every leaf under that head is
+// released or listed by a notice: records chained after the last
+// successful write and before a notice are listed by the void notice
+// chained when the log was left. It runs once the current epoch is
+// durable: a restart then never continues the left log, whose notices
+// after its last successful write were never written. Notices it could not
+// pass on are queued again.
+func (c *chainLog) passLeft(ctx context.Context, next consumer.Logs, released []*notice, epoch uint64) []*notice {
+	c.mu.Lock()
+	left := c.leftEpoch
+	c.mu.Unlock()
+	if left == 0 || left == epoch {
+		return released
+	}
+	var old, rest []*notice
+	var head integrity.TreeHead
+	for _, n := range released {
+		if n.epoch == left {
+			old = append(old, n)
+			if n.head.Size > head.Size {
+				head = n.head
+			}
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	if len(old) == 0 {
+		return released
+	}
+	ld := plog.NewLogs()
+	for _, n := range old {
+		n.logs.ResourceLogs().At(0).CopyTo(ld.ResourceLogs().AppendEmpty())
+	}
+	if err := next.ConsumeLogs(integrity.ContextWithTreeHead(ctx, head), ld); err != nil {
+		c.logger.Warn("notices of the previous log not passed on; trying again with the next batch", zap.Error(err))
+		c.requeue(old)
+	}
+	return rest
 }
 
 // requeue puts notices taken by a batch that did not get through back at
@@ -683,30 +834,39 @@ func (c *chainLog) void(items []item, flightID uint64, cause error) {
 	if len(items) == 0 {
 		return
 	}
+	entries := make([]flightEntry, len(items))
+	for i := range items {
+		entries[i] = flightEntryOf(&items[i].header)
+	}
+	c.mu.Lock()
+	if items[0].header.Log == c.logID {
+		c.chainVoidLocked(entries, cause.Error(), flightID)
+	}
+	c.mu.Unlock()
+}
+
+// chainVoidLocked chains a void notice listing entries; it covers the
+// flights given.
+func (c *chainLog) chainVoidLocked(entries []flightEntry, cause string, covers ...uint64) {
 	ld, lr := newNotice(integrity.EventVoid, plog.SeverityNumberWarn)
-	lr.Body().SetStr(fmt.Sprintf("%d chained records were refused downstream; their senders were told to retry.", len(items)))
-	lr.Attributes().PutInt(integrity.AttrVoidedCount, int64(len(items)))
-	msg := cause.Error()
+	lr.Body().SetStr(fmt.Sprintf("%d chained records were refused downstream; their senders were told to retry.", len(entries)))
+	lr.Attributes().PutInt(integrity.AttrVoidedCount, int64(len(entries)))
+	msg := cause
 	if len(msg) > 512 {
 		// Cut on a rune boundary: an attribute string must be valid UTF-8.
 		msg = strings.ToValidUTF8(msg[:512], "")
 	}
 	lr.Attributes().PutStr(integrity.AttrVoidedError, msg)
 	list := lr.Attributes().PutEmptySlice(integrity.AttrVoidedRecords)
-	for i := range items {
-		h := &items[i].header
+	for _, e := range entries {
 		m := list.AppendEmpty().SetEmptyMap()
-		m.PutInt("index", int64(h.Index))
-		m.PutStr("stream", h.Stream)
-		m.PutInt("seq", int64(h.Seq))
-		m.PutStr("link", h.Link().String())
+		m.PutInt("index", int64(e.Index))
+		m.PutStr("stream", e.Stream)
+		m.PutInt("seq", int64(e.Seq))
+		m.PutStr("link", integrity.Hash(e.Link).String())
 	}
-	c.telemetry.ProcessorChainRecordsVoided.Add(context.Background(), int64(len(items)))
-	c.mu.Lock()
-	if items[0].header.Log == c.logID {
-		c.chainNoticeLocked(ld, flightID)
-	}
-	c.mu.Unlock()
+	c.telemetry.ProcessorChainRecordsVoided.Add(context.Background(), int64(len(entries)))
+	c.chainNoticeLocked(ld, covers...)
 }
 
 // flush releases notices still waiting (at shutdown: the epoch start of a
@@ -725,14 +885,20 @@ func (c *chainLog) flush(ctx context.Context, next consumer.Logs) error {
 		c.requeue(released)
 		return err
 	}
+	released = c.passLeft(ctx, next, released, epoch)
+	if len(released) == 0 {
+		return nil
+	}
 	ld := plog.NewLogs()
 	for _, n := range released {
 		n.logs.ResourceLogs().At(0).CopyTo(ld.ResourceLogs().AppendEmpty())
 	}
 	if err := next.ConsumeLogs(integrity.ContextWithTreeHead(ctx, head), ld); err != nil {
+		c.setRefusing(err)
 		c.requeue(released)
 		return err
 	}
+	c.setRefusing(nil)
 	c.confirmNotices(released)
 	return nil
 }

@@ -226,6 +226,8 @@ func TestStateWriteFailureStartsNewEpoch(t *testing.T) {
 		assert.False(t, strings.HasPrefix(r.body(), "failed-"), "a record of the failed batch was released")
 	}
 	verifyChains(t, records(t, next.AllLogs()...))
+	assert.Empty(t, withEvent(records(t, next.AllLogs()...), integrity.EventVoid),
+		"nothing of the old log follows the failed batch: no void notice, the old log stays sealed")
 	assert.Equal(t, int64(2), counter(t, tel, metricEpochs))
 	assert.NotEqual(t, oldLog.Epoch, store.log(t).Epoch)
 }
