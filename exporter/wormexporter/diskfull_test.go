@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
@@ -31,6 +32,9 @@ type memStorage struct {
 	data      map[string][]byte
 	writesOK  int // writing batches still accepted before the disk is full; -1: no limit
 	refusedAt []time.Time
+	// deletesOnFull: a full disk still takes a batch that only deletes
+	// (bbolt writes such a transaction into its file's free pages).
+	deletesOnFull bool
 }
 
 func newMemStorage() *memStorage { return &memStorage{data: map[string][]byte{}, writesOK: -1} }
@@ -63,11 +67,12 @@ func (s *memStorage) Close(context.Context) error { return nil }
 func (s *memStorage) Batch(_ context.Context, ops ...*storage.Operation) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	writes := false
+	writes, sets := false, false
 	for _, op := range ops {
 		writes = writes || op.Type != storage.Get
+		sets = sets || op.Type == storage.Set
 	}
-	if writes && s.writesOK == 0 {
+	if writes && s.writesOK == 0 && (sets || !s.deletesOnFull) {
 		s.refusedAt = append(s.refusedAt, time.Now())
 		return &fsError{syscall.ENOSPC}
 	}
@@ -165,6 +170,54 @@ func TestStorageGuardLetsShutdownThrough(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("shutdown hangs while the state disk is full")
 	}
+}
+
+// newGuardedExporter is a worm exporter archiving into dir whose
+// persistent queue (one consumer, no batching) stores in st.
+func newGuardedExporter(t *testing.T, st *memStorage, dir string, logger *zap.Logger) exporter.Logs {
+	t.Helper()
+	id := component.MustNewID("mem_storage")
+	cfg := createDefaultConfig().(*Config)
+	cfg.Local = &LocalConfig{Directory: dir}
+	cfg.Origin = "test-origin"
+	q := exporterhelper.NewDefaultQueueConfig()
+	q.StorageID = &id
+	q.NumConsumers = 1
+	q.Batch = configoptional.None[exporterhelper.BatchConfig]()
+	cfg.QueueConfig = configoptional.Some(q)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = logger
+	exp, err := NewFactory().CreateLogs(context.Background(), set, cfg)
+	require.NoError(t, err)
+	return exp
+}
+
+// When shutdown interrupts the guard's wait, the queue tries to delete
+// the request it could not take; a full disk may still take a batch that
+// only deletes. The request must stay in storage and be archived after a
+// restart (the deletion lost it: the stored read index pointed at a
+// deleted item).
+func TestShutdownOnFullStateDiskKeepsTheRequest(t *testing.T) {
+	st := newMemStorage()
+	st.deletesOnFull = true
+	dir := t.TempDir()
+	host := hostWith{component.MustNewID("mem_storage"): st}
+	exp := newGuardedExporter(t, st, dir, zap.NewNop())
+	require.NoError(t, exp.Start(context.Background(), host))
+	st.fillAfter(1)
+	ld := plog.NewLogs()
+	record(ld, "s-1", -1)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+	require.Eventually(t, func() bool { return st.refusals() >= 2 }, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, exp.Shutdown(context.Background()))
+	assert.Empty(t, segments(t, dir))
+
+	st.free()
+	exp = newGuardedExporter(t, st, dir, zap.NewNop())
+	require.NoError(t, exp.Start(context.Background(), host))
+	defer func() { require.NoError(t, exp.Shutdown(context.Background())) }()
+	require.Eventually(t, func() bool { return len(segments(t, dir)) == 1 }, 10*time.Second, 20*time.Millisecond,
+		"the acknowledged request is archived after the restart")
 }
 
 // fullDisk is an archive backend on a disk that can be full.

@@ -2,7 +2,9 @@ package wormexporter
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -27,7 +29,15 @@ import (
 // queue holds its lock meanwhile, so new requests wait for an answer until
 // space returns (no acknowledgement, nothing lost), and the consumers hold.
 // At shutdown the guard gives up, so the collector can stop: the item's
-// read was not recorded, and a restart reads it again.
+// read was not recorded, and a restart reads it again. The queue then
+// tries to delete the item it could not take; a full disk may still take
+// a batch that only deletes (bbolt reuses its file's free pages), which
+// would leave the stored read index pointing at a deleted item. And any
+// later write of the queue's metadata (another consumer finishing its
+// export) would record the advanced read index, skipping the item on
+// restart. So once the guard has given up a taking, it refuses every
+// batch that writes: an exported item whose deletion is refused is sent
+// again after the restart (a duplicate, not a loss).
 
 // guardedLogs is the worm exporter with its queue's storage guarded.
 type guardedLogs struct {
@@ -49,6 +59,8 @@ type storageGuard struct {
 	logger  *zap.Logger
 	stopped chan struct{}
 	once    sync.Once
+	// gaveUp: the guard gave up a taking at shutdown; no more writes.
+	gaveUp atomic.Bool
 	// Retry pauses: the first, and the longest.
 	minWait, maxWait time.Duration
 }
@@ -104,6 +116,9 @@ type guardedClient struct {
 // Other batches pass through: a failed write of a new item is the queue's
 // refusal, which the receiver answers with 503.
 func (c guardedClient) Batch(ctx context.Context, ops ...*storage.Operation) error {
+	if c.g.gaveUp.Load() && writes(ops) {
+		return errGaveUp
+	}
 	err := c.Client.Batch(ctx, ops...)
 	if err == nil || !takesItem(ops) {
 		return err
@@ -116,8 +131,10 @@ func (c guardedClient) Batch(ctx context.Context, ops ...*storage.Operation) err
 	for {
 		select {
 		case <-ctx.Done():
+			c.g.gaveUp.Store(true)
 			return err
 		case <-c.g.stopped:
+			c.g.gaveUp.Store(true)
 			return err
 		case <-time.After(wait):
 		}
@@ -143,4 +160,16 @@ func takesItem(ops []*storage.Operation) bool {
 		}
 	}
 	return get && set
+}
+
+var errGaveUp = errors.New("the storage guard gave up taking a request at shutdown: the queue's storage takes no more writes, so the request is read again after the restart")
+
+// writes reports whether a batch changes the storage.
+func writes(ops []*storage.Operation) bool {
+	for _, op := range ops {
+		if op.Type != storage.Get {
+			return true
+		}
+	}
+	return false
 }
