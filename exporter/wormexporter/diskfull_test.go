@@ -220,6 +220,50 @@ func TestShutdownOnFullStateDiskKeepsTheRequest(t *testing.T) {
 		"the acknowledged request is archived after the restart")
 }
 
+// A request that was being exported when the collector stopped (killed,
+// or stopped while the export was retried) is put back into the queue at
+// start. If the state disk is full then, exporterhelper deletes it from
+// its dispatched list and fails to put it again: the acknowledged request
+// is lost. The guard holds the start until the storage takes the put.
+func TestStartOnFullStateDiskKeepsInFlightRequest(t *testing.T) {
+	st := newMemStorage()
+	host := hostWith{component.MustNewID("mem_storage"): st}
+	first := t.TempDir()
+	exp := newGuardedExporter(t, st, first, zap.NewNop())
+	require.NoError(t, exp.Start(context.Background(), host))
+	// The disk takes the put and the taking of the request, not the write
+	// that records its export: the storage lists it as in flight, as after
+	// a kill during the export.
+	st.fillAfter(2)
+	ld := plog.NewLogs()
+	record(ld, "s-1", -1)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+	require.Eventually(t, func() bool { return len(segments(t, first)) == 1 && st.refusals() >= 2 },
+		10*time.Second, 10*time.Millisecond)
+	require.NoError(t, exp.Shutdown(context.Background()))
+
+	// Restart on the still full disk, archiving elsewhere: the request
+	// in flight must reach the new archive once the disk has space.
+	second := t.TempDir()
+	core, logs := observer.New(zap.InfoLevel)
+	exp = newGuardedExporter(t, st, second, zap.New(core))
+	refused := st.refusals()
+	started := make(chan error, 1)
+	go func() { started <- exp.Start(context.Background(), host) }()
+	require.Eventually(t, func() bool { return st.refusals() >= refused+2 }, 10*time.Second, 10*time.Millisecond)
+	st.free()
+	select {
+	case err := <-started:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("start hangs after the disk has space")
+	}
+	defer func() { require.NoError(t, exp.Shutdown(context.Background())) }()
+	require.Eventually(t, func() bool { return len(segments(t, second)) == 1 }, 10*time.Second, 20*time.Millisecond,
+		"the request in flight at the stop is archived after the restart")
+	assert.Positive(t, logs.FilterMessageSnippet("cannot put back").Len())
+}
+
 // fullDisk is an archive backend on a disk that can be full.
 type fullDisk struct {
 	full    bool

@@ -46,6 +46,8 @@ type guardedLogs struct {
 }
 
 func (g guardedLogs) Start(ctx context.Context, host component.Host) error {
+	g.guard.starting.Store(true)
+	defer g.guard.starting.Store(false)
 	return g.Logs.Start(ctx, g.guard.host(host))
 }
 
@@ -59,6 +61,9 @@ type storageGuard struct {
 	logger  *zap.Logger
 	stopped chan struct{}
 	once    sync.Once
+	// starting: the queue is starting and puts back the requests that
+	// were in flight at the last stop.
+	starting atomic.Bool
 	// gaveUp: the guard gave up a taking at shutdown; no more writes.
 	gaveUp atomic.Bool
 	// Retry pauses: the first, and the longest.
@@ -115,18 +120,35 @@ type guardedClient struct {
 // item) until it succeeds, the context ends or the exporter shuts down.
 // Other batches pass through: a failed write of a new item is the queue's
 // refusal, which the receiver answers with 503.
+//
+// While the queue starts, every batch that writes is retried too: the
+// queue then puts back the requests in flight at the last stop (killed,
+// or stopped while an export was retried). It deletes them from storage
+// and writes each again; a write that fails there loses the request, as
+// the dispatched list it came from is gone from memory. The start waits
+// for the storage instead: nothing can be queued on a full state disk
+// anyway.
 func (c guardedClient) Batch(ctx context.Context, ops ...*storage.Operation) error {
 	if c.g.gaveUp.Load() && writes(ops) {
 		return errGaveUp
 	}
 	err := c.Client.Batch(ctx, ops...)
-	if err == nil || !takesItem(ops) {
+	if err == nil {
+		return err
+	}
+	switch {
+	case takesItem(ops):
+		c.g.logger.Error("The persistent queue cannot record that it took a request from storage "+
+			"(is the disk of the file_storage directory full?). The request is kept: the queue waits, "+
+			"and new requests wait for an answer, until the storage accepts writes again.", zap.Error(err))
+	case c.g.starting.Load() && writes(ops):
+		c.g.logger.Error("The persistent queue cannot put back the requests in flight at the last stop "+
+			"(is the disk of the file_storage directory full?). The collector's start waits "+
+			"until the storage accepts writes again.", zap.Error(err))
+	default:
 		return err
 	}
 	start := time.Now()
-	c.g.logger.Error("The persistent queue cannot record that it took a request from storage "+
-		"(is the disk of the file_storage directory full?). The request is kept: the queue waits, "+
-		"and new requests wait for an answer, until the storage accepts writes again.", zap.Error(err))
 	wait := c.g.minWait
 	for {
 		select {
