@@ -195,3 +195,30 @@ func TestRunDurationBound(t *testing.T) {
 	assert.Less(t, res.Events, 1000)
 	assert.Equal(t, res.Requests, res.Status[200])
 }
+
+// TestSummarisePercentiles: nearest-rank percentiles (the smallest sample
+// with at least p of the samples at or below it). Of 1..100 ms the p99 is
+// 99 ms, not the maximum; of two samples the p50 is the smaller one; one
+// sample or equal samples give that value; no samples give zeros.
+func TestSummarisePercentiles(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	var hundred []time.Duration
+	for i := 100; i >= 1; i-- {
+		hundred = append(hundred, ms(i))
+	}
+	l := summarise(hundred)
+	assert.Equal(t, ms(50), l.P50)
+	assert.Equal(t, ms(99), l.P99)
+	assert.Equal(t, ms(100), l.Max)
+	assert.Equal(t, 99.0, l.P99ms)
+
+	l = summarise([]time.Duration{ms(7), ms(3)})
+	assert.Equal(t, ms(3), l.P50)
+	assert.Equal(t, ms(7), l.P99)
+
+	for _, ds := range [][]time.Duration{{ms(5)}, {ms(5), ms(5), ms(5)}} {
+		l = summarise(ds)
+		assert.Equal(t, Latency{P50: ms(5), P99: ms(5), Max: ms(5), P50ms: 5, P99ms: 5, MaxMs: 5}, l)
+	}
+	assert.Equal(t, Latency{}, summarise(nil))
+}

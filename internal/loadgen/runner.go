@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -77,7 +78,10 @@ func summarise(ds []time.Duration) Latency {
 		return Latency{}
 	}
 	slices.Sort(ds)
-	q := func(p float64) time.Duration { return ds[min(len(ds)-1, int(p*float64(len(ds))))] }
+	// Nearest rank: the ceil(p*n)-th smallest sample (1-based).
+	q := func(p float64) time.Duration {
+		return ds[min(len(ds)-1, max(0, int(math.Ceil(p*float64(len(ds))))-1))]
+	}
 	l := Latency{P50: q(0.50), P99: q(0.99), Max: ds[len(ds)-1]}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	l.P50ms, l.P99ms, l.MaxMs = ms(l.P50), ms(l.P99), ms(l.Max)
