@@ -222,3 +222,53 @@ func TestSummarisePercentiles(t *testing.T) {
 	}
 	assert.Equal(t, Latency{}, summarise(nil))
 }
+
+// TestRetryAfter: Retry-After is delay-seconds or an HTTP date (RFC 9110
+// 10.2.3); a date in the past means now; anything else is no advice.
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		h    string
+		want time.Duration
+		ok   bool
+	}{
+		{"3", 3 * time.Second, true},
+		{"0", 0, true},
+		{"Sun, 06 Dec 2026 04:00:02 GMT", 2 * time.Second, true},
+		{"Sunday, 06-Dec-26 04:00:05 GMT", 5 * time.Second, true},
+		{"Sun, 06 Dec 2026 03:59:00 GMT", 0, true},
+		{"", 0, false},
+		{"-1", 0, false},
+		{"soon", 0, false},
+	} {
+		d, ok := retryAfter(c.h, now)
+		assert.Equal(t, c.ok, ok, c.h)
+		assert.Equal(t, c.want, d, c.h)
+	}
+}
+
+// TestRunHonoursRetryAfterDate: a 503 whose Retry-After is an HTTP date
+// is retried after that date (capped by MaxBackoff), not after Backoff.
+func TestRunHonoursRetryAfterDate(t *testing.T) {
+	var calls atomic.Int64
+	var first time.Time // written and read by the handler only
+	var second atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			first = time.Now()
+			// Two whole seconds ahead: the wait is over one second
+			// whatever the sub-second part of now.
+			w.Header().Set("Retry-After", time.Now().Add(2*time.Second).UTC().Format(http.TimeFormat))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		second.Store(int64(time.Since(first)))
+	}))
+	defer srv.Close()
+	reqs, err := Prepare(NewGenerator(1, Options{}), Native, 1, 1)
+	require.NoError(t, err)
+	res := Run(context.Background(), RunConfig{URL: srv.URL, ContentType: Native.ContentType(), MaxBackoff: time.Minute}, reqs)
+	require.Equal(t, 1, res.Requests)
+	assert.Equal(t, 1, res.Retries)
+	assert.Greater(t, time.Duration(second.Load()), time.Second, "the retry waited for the date")
+}

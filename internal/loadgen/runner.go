@@ -27,8 +27,9 @@ type RunConfig struct {
 	// failed (default 100).
 	MaxAttempts int
 	// Backoff is the wait after a 429, a 503 or a transport error when the
-	// answer has no Retry-After (default 10 ms); MaxBackoff caps any wait,
-	// Retry-After included (default 250 ms), so that a load run keeps its
+	// answer has no Retry-After, in seconds or as an HTTP date (default
+	// 10 ms); MaxBackoff caps any wait, Retry-After included (default
+	// 250 ms), so that a load run keeps its
 	// pace against a collector that asks for seconds.
 	Backoff, MaxBackoff time.Duration
 	// Client sends the requests (default: a client with keep-alive for
@@ -202,8 +203,8 @@ func attempt(ctx context.Context, client *http.Client, cfg RunConfig, r Request)
 				a.ok, a.latency = true, d
 				return a
 			case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
-				if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
-					wait = time.Duration(s) * time.Second
+				if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+					wait = d
 				}
 			default:
 				return a // refused: sending it again would be refused again
@@ -215,4 +216,17 @@ func attempt(ctx context.Context, client *http.Client, cfg RunConfig, r Request)
 		}
 	}
 	return a
+}
+
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date
+// (RFC 9110 10.2.3), a date in the past being no wait. ok is false when
+// the header gives no advice.
+func retryAfter(h string, now time.Time) (time.Duration, bool) {
+	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return max(0, t.Sub(now)), true
+	}
+	return 0, false
 }
