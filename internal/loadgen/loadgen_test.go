@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
 	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
@@ -271,4 +272,20 @@ func TestRunHonoursRetryAfterDate(t *testing.T) {
 	require.Equal(t, 1, res.Requests)
 	assert.Equal(t, 1, res.Retries)
 	assert.Greater(t, time.Duration(second.Load()), time.Second, "the retry waited for the date")
+}
+
+// TestRunLeavesNoGoroutines: a run with its own client closes its
+// connections when it returns; the server (still up, as a collector is
+// between two runs) holds no client goroutine of it.
+func TestRunLeavesNoGoroutines(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	opts := goleak.IgnoreCurrent()
+	reqs, err := Prepare(NewGenerator(1, Options{}), Native, 40, 10)
+	require.NoError(t, err)
+	res := Run(context.Background(), RunConfig{URL: srv.URL, ContentType: Native.ContentType(), Clients: 4}, reqs)
+	require.Equal(t, 4, res.Requests)
+	// The server's side of a closed connection ends on its own.
+	goleak.VerifyNone(t, opts, goleak.IgnoreTopFunction("net/http.(*conn).serve"),
+		goleak.IgnoreAnyFunction("net/http.(*conn).serve"))
 }

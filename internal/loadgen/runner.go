@@ -106,7 +106,11 @@ func Run(ctx context.Context, cfg RunConfig, reqs []Request) Result {
 	}
 	client := cfg.Client
 	if client == nil {
-		client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients, MaxConnsPerHost: cfg.Clients}}
+		tr := &http.Transport{MaxIdleConnsPerHost: cfg.Clients, MaxConnsPerHost: cfg.Clients}
+		// The run's own connections end with it: kept idle, each holds two
+		// goroutines and a collector connection until the server drops it.
+		defer tr.CloseIdleConnections()
+		client = &http.Client{Transport: tr}
 	}
 	var (
 		mu      sync.Mutex
