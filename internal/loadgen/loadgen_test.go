@@ -13,8 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.uber.org/goleak"
 
 	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/secrets"
