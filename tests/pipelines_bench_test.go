@@ -254,12 +254,9 @@ func writePipelineDocs(b *testing.B, rows []pipelineRow) {
 	path := filepath.Join("..", "docs", "benchmarks.md")
 	doc, err := os.ReadFile(path)
 	require.NoError(b, err)
-	s := string(doc)
-	i, j := strings.Index(s, pipelinesBegin), strings.Index(s, pipelinesEnd)
-	require.True(b, i >= 0 && j > i, "docs/benchmarks.md has no %s ... %s section", pipelinesBegin, pipelinesEnd)
 
 	var t strings.Builder
-	fmt.Fprintf(&t, "%s\n%s\n\n", pipelinesBegin, machineLine())
+	fmt.Fprintf(&t, "%s\n\n", machineLine())
 	t.WriteString("| pipeline | in | events | events/s (one core) | share of the core used | CPU s per 1,000 events | events per CPU second | peak RSS | p50 / p99 request latency | retries | secrets left in the archive |\n")
 	t.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	byKey := map[string]pipelineRow{}
@@ -277,14 +274,25 @@ func writePipelineDocs(b *testing.B, rows []pipelineRow) {
 	co := byKey["redaction-otlp"]
 	fmt.Fprintf(&t, "\nGoals: (b) keeps at least half of (a)'s events/s per core: over OTLP %.0f %% of (a)'s events/s (%s) and %.0f %% of its events per CPU second, "+
 		"over the native API %.0f %% (%s) and %.0f %%. "+
-		"(b) faster than (c): %.1fx over the native API (%s), %.1fx over OTLP (%s).\n%s",
+		"(b) faster than (c): %.1fx over the native API (%s), %.1fx over OTLP (%s).\n",
 		100*bo.eventsPerSec/a.eventsPerSec, metOrNot(bo.eventsPerSec >= a.eventsPerSec/2), 100*a.cpuPer1000/bo.cpuPer1000,
 		100*bn.eventsPerSec/a.eventsPerSec, metOrNot(bn.eventsPerSec >= a.eventsPerSec/2), 100*a.cpuPer1000/bn.cpuPer1000,
 		bn.eventsPerSec/cn.eventsPerSec, metOrNot(bn.eventsPerSec > cn.eventsPerSec),
-		bo.eventsPerSec/co.eventsPerSec, metOrNot(bo.eventsPerSec > co.eventsPerSec),
-		pipelinesEnd)
-	s = s[:i] + t.String() + s[j+len(pipelinesEnd):]
-	require.NoError(b, os.WriteFile(path, []byte(s), 0o644))
+		bo.eventsPerSec/co.eventsPerSec, metOrNot(bo.eventsPerSec > co.eventsPerSec))
+	out, err := replaceSection(string(doc), t.String())
+	require.NoError(b, err, "docs/benchmarks.md")
+	require.NoError(b, os.WriteFile(path, []byte(out), 0o644))
+}
+
+// replaceSection puts section between the pipelines markers of doc, in
+// place of what was there, and leaves the rest of doc as it was.
+func replaceSection(doc, section string) (string, error) {
+	i := strings.Index(doc, pipelinesBegin)
+	j := strings.Index(doc, pipelinesEnd)
+	if i < 0 || j < i || strings.Count(doc, pipelinesBegin) != 1 || strings.Count(doc, pipelinesEnd) != 1 {
+		return "", fmt.Errorf("need one %s ... %s section", pipelinesBegin, pipelinesEnd)
+	}
+	return doc[:i+len(pipelinesBegin)] + "\n" + section + doc[j:], nil
 }
 
 // thousands writes a whole number with thousands separators, as the
@@ -365,4 +373,30 @@ func TestBenchManifestIsMainPlusRedaction(t *testing.T) {
 		delete(bench, k)
 	}
 	require.Equal(t, main, bench)
+}
+
+// TestReplaceSection: the docs writer replaces only the marked section
+// (twice in a row gives the same document), and refuses a document whose
+// markers are missing, reversed or doubled.
+func TestReplaceSection(t *testing.T) {
+	doc := "# Benchmarks\n\nbefore\n" + pipelinesBegin + "\nold table\n" + pipelinesEnd + "\n\nafter\n"
+	out, err := replaceSection(doc, "new table\n")
+	require.NoError(t, err)
+	require.Equal(t, "# Benchmarks\n\nbefore\n"+pipelinesBegin+"\nnew table\n"+pipelinesEnd+"\n\nafter\n", out)
+	again, err := replaceSection(out, "new table\n")
+	require.NoError(t, err)
+	require.Equal(t, out, again)
+	for _, bad := range []string{
+		"no markers",
+		pipelinesEnd + "\n" + pipelinesBegin,
+		pipelinesBegin + "\n" + pipelinesEnd + "\n" + pipelinesBegin + "\n" + pipelinesEnd,
+	} {
+		_, err := replaceSection(bad, "x\n")
+		require.Error(t, err, bad)
+	}
+	// The shipped document has its section once.
+	raw, err := os.ReadFile(filepath.Join("..", "docs", "benchmarks.md"))
+	require.NoError(t, err)
+	_, err = replaceSection(string(raw), "x\n")
+	require.NoError(t, err)
 }
