@@ -204,6 +204,7 @@ type filler struct {
 	path string
 	stop chan struct{}
 	done chan struct{}
+	once sync.Once
 }
 
 // fillUp appends to f until the filesystem has no space left.
@@ -246,14 +247,23 @@ func startFiller(t *testing.T, path string) *filler {
 			}
 		}
 	}()
+	// A test that ends before remove (a failed require) still stops the
+	// filler and closes its file, before mountTmpfs's cleanup unmounts:
+	// an open file keeps the tmpfs busy, and it would stay mounted.
+	t.Cleanup(fl.halt)
 	return fl
+}
+
+// halt stops topping up and closes the file; it may be called again.
+func (f *filler) halt() {
+	f.once.Do(func() { close(f.stop) })
+	<-f.done
 }
 
 // remove stops topping up and deletes the file: the space is back.
 func (f *filler) remove(t testing.TB) {
 	t.Helper()
-	close(f.stop)
-	<-f.done
+	f.halt()
 	require.NoError(t, os.Remove(f.path))
 }
 
@@ -563,4 +573,18 @@ func waitWhole(t testing.TB, archiveDir, trust string, timeout time.Duration) (v
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// TestFaultTmpfsUnmountedOnEarlyEnd: a fault test that ends before it
+// removes its filler (a failed require, a timeout) must still leave no
+// mount behind: the filler's file is closed before the unmount.
+func TestFaultTmpfsUnmountedOnEarlyEnd(t *testing.T) {
+	var mnt string
+	t.Run("ends with the disk full", func(t *testing.T) {
+		mnt = mountTmpfs(t, "1m")
+		startFiller(t, filepath.Join(mnt, "filler"))
+	})
+	mounts, err := os.ReadFile("/proc/self/mounts")
+	require.NoError(t, err)
+	assert.NotContains(t, string(mounts), " "+mnt+" ", "the tmpfs is unmounted")
 }
