@@ -289,3 +289,37 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 	goleak.VerifyNone(t, opts, goleak.IgnoreTopFunction("net/http.(*conn).serve"),
 		goleak.IgnoreAnyFunction("net/http.(*conn).serve"))
 }
+
+// errAfter is a context whose Err turns to Canceled after n calls: the
+// moment a run's context ends falls between taking a request and sending
+// it.
+type errAfter struct {
+	context.Context
+	n atomic.Int64
+}
+
+func (c *errAfter) Err() error {
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestRunCountsOnlySentRequests: a request taken but never sent, because
+// the run's context ended in between, is neither failed nor a retry
+// (it made Retries -1 and counted as failed).
+func TestRunCountsOnlySentRequests(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) }))
+	defer srv.Close()
+	reqs, err := Prepare(NewGenerator(1, Options{}), Native, 30, 10)
+	require.NoError(t, err)
+	ctx := &errAfter{Context: context.Background()}
+	ctx.n.Store(1) // the first take sees a live context, the send does not
+	res := Run(ctx, RunConfig{URL: srv.URL, ContentType: Native.ContentType(), Clients: 1}, reqs)
+	assert.Zero(t, calls.Load())
+	assert.Zero(t, res.Retries)
+	assert.Zero(t, res.Failed)
+	assert.Zero(t, res.FailedEvents)
+	assert.Zero(t, res.Requests)
+}

@@ -144,6 +144,9 @@ func Run(ctx context.Context, cfg RunConfig, reqs []Request) Result {
 					return
 				}
 				a := attempt(ctx, client, cfg, r)
+				if a.attempts == 0 {
+					return // the run ended before the request was sent
+				}
 				mu.Lock()
 				for st, n := range a.status {
 					res.Status[st] += n
