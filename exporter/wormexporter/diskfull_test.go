@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
@@ -18,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -122,6 +124,9 @@ func TestQueuedRequestSurvivesFullStateDisk(t *testing.T) {
 	cfg.QueueConfig = configoptional.Some(q)
 	core, logs := observer.New(zap.InfoLevel)
 	set := exportertest.NewNopSettings(metadata.Type)
+	tel := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
+	set.TelemetrySettings = tel.NewTelemetrySettings()
 	set.Logger = zap.New(core)
 	exp, err := NewFactory().CreateLogs(context.Background(), set, cfg)
 	require.NoError(t, err)
@@ -142,6 +147,12 @@ func TestQueuedRequestSurvivesFullStateDisk(t *testing.T) {
 	assert.Equal(t, 1, logs.FilterMessageSnippet("cannot record that it took a request").Len())
 	assert.Contains(t, logs.FilterMessageSnippet("cannot record").All()[0].ContextMap()["error"], "no space left on device")
 	require.NoError(t, exp.Shutdown(context.Background()))
+	// Every refusal the guard met is counted, for an alert on the metric.
+	m, err := tel.GetMetric("otelcol_exporter_worm_queue_storage_refusals")
+	require.NoError(t, err)
+	sum := m.Data.(metricdata.Sum[int64])
+	require.Len(t, sum.DataPoints, 1)
+	assert.Equal(t, int64(st.refusals()), sum.DataPoints[0].Value)
 }
 
 // At shutdown the guard gives up waiting, so a collector whose state disk

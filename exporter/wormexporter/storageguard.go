@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.uber.org/zap"
+
+	"github.com/agentaudit/otelcol-agentaudit/exporter/wormexporter/internal/metadata"
 )
 
 // The collector's persistent queue (exporterhelper v0.162) loses a queued
@@ -57,10 +59,11 @@ func (g guardedLogs) Shutdown(ctx context.Context) error {
 }
 
 type storageGuard struct {
-	id      component.ID // the queue's storage extension
-	logger  *zap.Logger
-	stopped chan struct{}
-	once    sync.Once
+	id        component.ID // the queue's storage extension
+	logger    *zap.Logger
+	telemetry *metadata.TelemetryBuilder
+	stopped   chan struct{}
+	once      sync.Once
 	// starting: the queue is starting and puts back the requests that
 	// were in flight at the last stop.
 	starting atomic.Bool
@@ -70,8 +73,8 @@ type storageGuard struct {
 	minWait, maxWait time.Duration
 }
 
-func newStorageGuard(id component.ID, logger *zap.Logger) *storageGuard {
-	return &storageGuard{id: id, logger: logger, stopped: make(chan struct{}),
+func newStorageGuard(id component.ID, logger *zap.Logger, tb *metadata.TelemetryBuilder) *storageGuard {
+	return &storageGuard{id: id, logger: logger, telemetry: tb, stopped: make(chan struct{}),
 		minWait: 100 * time.Millisecond, maxWait: 5 * time.Second}
 }
 
@@ -136,17 +139,21 @@ func (c guardedClient) Batch(ctx context.Context, ops ...*storage.Operation) err
 	if err == nil {
 		return err
 	}
+	guarded := takesItem(ops) || (c.g.starting.Load() && writes(ops))
+	if !guarded {
+		return err
+	}
+	// Every refusal met is counted, the first and each failed retry.
+	c.g.telemetry.ExporterWormQueueStorageRefusals.Add(context.WithoutCancel(ctx), 1)
 	switch {
 	case takesItem(ops):
 		c.g.logger.Error("The persistent queue cannot record that it took a request from storage "+
 			"(is the disk of the file_storage directory full?). The request is kept: the queue waits, "+
 			"and new requests wait for an answer, until the storage accepts writes again.", zap.Error(err))
-	case c.g.starting.Load() && writes(ops):
+	default:
 		c.g.logger.Error("The persistent queue cannot put back the requests in flight at the last stop "+
 			"(is the disk of the file_storage directory full?). The collector's start waits "+
 			"until the storage accepts writes again.", zap.Error(err))
-	default:
-		return err
 	}
 	start := time.Now()
 	wait := c.g.minWait
@@ -165,6 +172,7 @@ func (c guardedClient) Batch(ctx context.Context, ops ...*storage.Operation) err
 				zap.Duration("waited", time.Since(start)))
 			return nil
 		}
+		c.g.telemetry.ExporterWormQueueStorageRefusals.Add(context.WithoutCancel(ctx), 1)
 		wait = min(2*wait, c.g.maxWait)
 	}
 }
