@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
@@ -118,7 +119,7 @@ func benchDistribution(b *testing.B) string {
 // processor's comparison, indented for Extra["redaction"]. `$` is doubled:
 // the collector's config resolver reads `$$` as a literal `$` (the
 // expressions use it as an anchor).
-func redactionYAML(b *testing.B) string {
+func redactionYAML(b testing.TB) string {
 	raw, err := os.ReadFile(filepath.Join("..", "processor", "scrubprocessor", "testdata", "redaction.yaml"))
 	require.NoError(b, err)
 	var lines []string
@@ -128,14 +129,9 @@ func redactionYAML(b *testing.B) string {
 	return strings.Join(lines, "\n")
 }
 
-func pipelineOnce(b *testing.B, pc pipelineCase, benchBin string) pipelineRow {
-	b.StopTimer()
-	cpu := os.Getenv("BENCH_COLLECTOR_CPU")
-	if cpu == "" {
-		cpu = "0"
-	}
-	otlpPort := testport.Free(b)
-	extra := map[string]string{"otlp_port": fmt.Sprint(otlpPort), "queue_size": "5000", "taskset": cpu}
+// pipelineExtra is the harness's Extra of a case's collector.
+func pipelineExtra(t testing.TB, pc pipelineCase, benchBin string, otlpPort int) map[string]string {
+	extra := map[string]string{"otlp_port": fmt.Sprint(otlpPort), "queue_size": "5000"}
 	siem := siemYAML("format: cef", "file:", "  path: @DIR@/siem/events.cef", "sending_queue:", "  storage: file_storage/queue")
 	switch pc.pipeline {
 	case "plain":
@@ -144,10 +140,22 @@ func pipelineOnce(b *testing.B, pc pipelineCase, benchBin string) pipelineRow {
 		extra["scrub"] = "1"
 		extra["siem"] = siem
 	case "redaction":
-		extra["redaction"] = redactionYAML(b)
+		extra["redaction"] = redactionYAML(t)
 		extra["siem"] = siem
 		extra["binary"] = benchBin
 	}
+	return extra
+}
+
+func pipelineOnce(b *testing.B, pc pipelineCase, benchBin string) pipelineRow {
+	b.StopTimer()
+	cpu := os.Getenv("BENCH_COLLECTOR_CPU")
+	if cpu == "" {
+		cpu = "0"
+	}
+	otlpPort := testport.Free(b)
+	extra := pipelineExtra(b, pc, benchBin, otlpPort)
+	extra["taskset"] = cpu
 	c := newCollector(b, localConfig, extra)
 	defer c.stop()
 
@@ -399,4 +407,45 @@ func TestReplaceSection(t *testing.T) {
 	require.NoError(t, err)
 	_, err = replaceSection(string(raw), "x\n")
 	require.NoError(t, err)
+}
+
+// TestPipelineCasesConfig: the configs the benchmark runs are the ones the
+// table names: (a) has no processor but memory_limiter and only the
+// archive, (b) scrub, chain and sign with the SIEM copy, (c) the same with
+// the redaction processor configured exactly as
+// processor/scrubprocessor/testdata/redaction.yaml in place of scrub, on
+// the benchmark binary.
+func TestPipelineCasesConfig(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "processor", "scrubprocessor", "testdata", "redaction.yaml"))
+	require.NoError(t, err)
+	var wantRedaction any
+	require.NoError(t, yaml.Unmarshal(raw, &wantRedaction))
+	want := map[string]struct{ processors, exporters []any }{
+		"plain":     {[]any{"memory_limiter"}, []any{"worm"}},
+		"audit":     {[]any{"memory_limiter", "scrub", "chain", "sign"}, []any{"worm", "forward/siem"}},
+		"redaction": {[]any{"memory_limiter", "redaction", "chain", "sign"}, []any{"worm", "forward/siem"}},
+	}
+	for _, pc := range pipelineCases {
+		t.Run(pc.pipeline+"-"+string(pc.format), func(t *testing.T) {
+			dir := t.TempDir()
+			c := &collector{t: t, config: filepath.Join(dir, "config.yaml"), p: params{Dir: dir, Port: 1, HealthPort: 2, MetricsPort: 3}}
+			extra := pipelineExtra(t, pc, "/bench/bin", 4)
+			c.reconfigure(localConfig, extra)
+			rendered, err := os.ReadFile(c.config)
+			require.NoError(t, err)
+			// The config resolver reads $$ as $.
+			var cfg map[string]any
+			require.NoError(t, yaml.Unmarshal(bytes.ReplaceAll(rendered, []byte("$$"), []byte("$")), &cfg))
+			p := cfg["service"].(map[string]any)["pipelines"].(map[string]any)["logs/audit"].(map[string]any)
+			assert.Equal(t, want[pc.pipeline].processors, p["processors"])
+			assert.Equal(t, want[pc.pipeline].exporters, p["exporters"])
+			assert.Contains(t, p["receivers"], "otlp")
+			if pc.pipeline == "redaction" {
+				assert.Equal(t, wantRedaction, cfg["processors"].(map[string]any)["redaction"])
+				assert.Equal(t, "/bench/bin", extra["binary"])
+			} else {
+				assert.Empty(t, extra["binary"], "the collector under test")
+			}
+		})
+	}
 }
