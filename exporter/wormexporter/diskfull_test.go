@@ -321,3 +321,42 @@ func TestFullArchiveDiskIsLoggedOnce(t *testing.T) {
 	assert.Equal(t, int64(3), back.All()[0].ContextMap()["failed_writes"])
 	assert.Equal(t, 2, d.written)
 }
+
+// halfFullDisk takes the first object it is given (and finds it again on
+// a retry), and refuses every other with ENOSPC: the disk filled in the
+// middle of a batch.
+type halfFullDisk struct{ first string }
+
+func (d *halfFullDisk) Put(_ context.Context, key string, _ []byte) (bool, error) {
+	switch d.first {
+	case "":
+		d.first = key
+		return false, nil
+	case key:
+		return true, nil // a retry finds the object it wrote
+	}
+	return false, &os.PathError{Op: "write", Path: ".tmp/obj-2", Err: syscall.ENOSPC}
+}
+
+// A batch whose first segment was written before the disk filled is
+// retried: finding that segment again is not the end of the episode, so
+// the retries log nothing more (they logged "succeed again" and a new
+// "disk is full" line each).
+func TestFullDiskMidBatchIsLoggedOnce(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Local = &LocalConfig{Directory: t.TempDir()}
+	core, logs := observer.New(zap.InfoLevel)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	e, err := newWormExporter(cfg, set, "o")
+	require.NoError(t, err)
+	e.backend = &halfFullDisk{}
+	ld := plog.NewLogs()
+	record(ld, "s-a", -1)
+	record(ld, "s-b", -1)
+	for range 3 {
+		require.ErrorIs(t, e.pushLogs(context.Background(), ld), syscall.ENOSPC)
+	}
+	assert.Equal(t, 1, logs.FilterMessageSnippet("disk is full (ENOSPC)").Len(), "one line for the whole episode")
+	assert.Zero(t, logs.FilterMessage("Archive writes succeed again").Len(), "the disk is still full")
+}
