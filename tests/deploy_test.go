@@ -312,9 +312,11 @@ func TestSystemdEnvironmentFileCoversTheShippedConfigs(t *testing.T) {
 			env = append(env, "AGENTAUDIT_SCRUB_KEY="+scrubKeyFile(t))
 			out, ok := validate(t, env, shippedConfig(role))
 			assert.True(t, ok, "%v:\n%s", blocks[role], out)
-			// And the check can fail: without the block the config is invalid.
-			_, ok = validate(t, env[:1], shippedConfig(role))
-			assert.False(t, ok)
+			// And the check can fail: without the block (the data
+			// directory and the scrub key still given, so that the block
+			// is what is missing) the config is invalid.
+			out, ok = validate(t, []string{env[0], env[len(env)-1]}, shippedConfig(role))
+			assert.False(t, ok, "valid without the block: %s", out)
 		})
 	}
 }

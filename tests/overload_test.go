@@ -174,6 +174,9 @@ func TestOverloadPushesBackWithBoundedMemory(t *testing.T) {
 	rss := c.peakRSS()
 	t.Logf("e2e: overload: sustained %.0f events/s (unthrottled %s); offered %.0f events/s for %s (target %.0f/s): %.1fx the sustained rate; %d requests not sent (%d open at once)",
 		sustained, calibrate, offeredRate, duration, target, offeredRate/sustained, skipped, maxInFlight)
+	// A collector that answered nothing fails here, not with an index
+	// out of range below.
+	require.NotEmpty(t, o.latency, "no request was answered: %v\n%s", o.statuses, c.logs())
 	slices.Sort(o.latency)
 	t.Logf("e2e: overload: %d events offered in all, %d answered, %d acknowledged; answers %v (time to answer: median %s, max %s); peak RSS %d MiB (memory_limiter limit_mib %d, spike %d)",
 		o.offered, o.answered, len(o.acked), o.statuses, o.latency[len(o.latency)/2].Round(time.Millisecond),

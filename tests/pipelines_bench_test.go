@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
@@ -118,7 +119,7 @@ func benchDistribution(b *testing.B) string {
 // processor's comparison, indented for Extra["redaction"]. `$` is doubled:
 // the collector's config resolver reads `$$` as a literal `$` (the
 // expressions use it as an anchor).
-func redactionYAML(b *testing.B) string {
+func redactionYAML(b testing.TB) string {
 	raw, err := os.ReadFile(filepath.Join("..", "processor", "scrubprocessor", "testdata", "redaction.yaml"))
 	require.NoError(b, err)
 	var lines []string
@@ -128,14 +129,9 @@ func redactionYAML(b *testing.B) string {
 	return strings.Join(lines, "\n")
 }
 
-func pipelineOnce(b *testing.B, pc pipelineCase, benchBin string) pipelineRow {
-	b.StopTimer()
-	cpu := os.Getenv("BENCH_COLLECTOR_CPU")
-	if cpu == "" {
-		cpu = "0"
-	}
-	otlpPort := testport.Free(b)
-	extra := map[string]string{"otlp_port": fmt.Sprint(otlpPort), "queue_size": "5000", "taskset": cpu}
+// pipelineExtra is the harness's Extra of a case's collector.
+func pipelineExtra(t testing.TB, pc pipelineCase, benchBin string, otlpPort int) map[string]string {
+	extra := map[string]string{"otlp_port": fmt.Sprint(otlpPort), "queue_size": "5000"}
 	siem := siemYAML("format: cef", "file:", "  path: @DIR@/siem/events.cef", "sending_queue:", "  storage: file_storage/queue")
 	switch pc.pipeline {
 	case "plain":
@@ -144,10 +140,22 @@ func pipelineOnce(b *testing.B, pc pipelineCase, benchBin string) pipelineRow {
 		extra["scrub"] = "1"
 		extra["siem"] = siem
 	case "redaction":
-		extra["redaction"] = redactionYAML(b)
+		extra["redaction"] = redactionYAML(t)
 		extra["siem"] = siem
 		extra["binary"] = benchBin
 	}
+	return extra
+}
+
+func pipelineOnce(b *testing.B, pc pipelineCase, benchBin string) pipelineRow {
+	b.StopTimer()
+	cpu := os.Getenv("BENCH_COLLECTOR_CPU")
+	if cpu == "" {
+		cpu = "0"
+	}
+	otlpPort := testport.Free(b)
+	extra := pipelineExtra(b, pc, benchBin, otlpPort)
+	extra["taskset"] = cpu
 	c := newCollector(b, localConfig, extra)
 	defer c.stop()
 
@@ -254,12 +262,9 @@ func writePipelineDocs(b *testing.B, rows []pipelineRow) {
 	path := filepath.Join("..", "docs", "benchmarks.md")
 	doc, err := os.ReadFile(path)
 	require.NoError(b, err)
-	s := string(doc)
-	i, j := strings.Index(s, pipelinesBegin), strings.Index(s, pipelinesEnd)
-	require.True(b, i >= 0 && j > i, "docs/benchmarks.md has no %s ... %s section", pipelinesBegin, pipelinesEnd)
 
 	var t strings.Builder
-	fmt.Fprintf(&t, "%s\n%s\n\n", pipelinesBegin, machineLine())
+	fmt.Fprintf(&t, "%s\n\n", machineLine())
 	t.WriteString("| pipeline | in | events | events/s (one core) | share of the core used | CPU s per 1,000 events | events per CPU second | peak RSS | p50 / p99 request latency | retries | secrets left in the archive |\n")
 	t.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	byKey := map[string]pipelineRow{}
@@ -277,14 +282,25 @@ func writePipelineDocs(b *testing.B, rows []pipelineRow) {
 	co := byKey["redaction-otlp"]
 	fmt.Fprintf(&t, "\nGoals: (b) keeps at least half of (a)'s events/s per core: over OTLP %.0f %% of (a)'s events/s (%s) and %.0f %% of its events per CPU second, "+
 		"over the native API %.0f %% (%s) and %.0f %%. "+
-		"(b) faster than (c): %.1fx over the native API (%s), %.1fx over OTLP (%s).\n%s",
+		"(b) faster than (c): %.1fx over the native API (%s), %.1fx over OTLP (%s).\n",
 		100*bo.eventsPerSec/a.eventsPerSec, metOrNot(bo.eventsPerSec >= a.eventsPerSec/2), 100*a.cpuPer1000/bo.cpuPer1000,
 		100*bn.eventsPerSec/a.eventsPerSec, metOrNot(bn.eventsPerSec >= a.eventsPerSec/2), 100*a.cpuPer1000/bn.cpuPer1000,
 		bn.eventsPerSec/cn.eventsPerSec, metOrNot(bn.eventsPerSec > cn.eventsPerSec),
-		bo.eventsPerSec/co.eventsPerSec, metOrNot(bo.eventsPerSec > co.eventsPerSec),
-		pipelinesEnd)
-	s = s[:i] + t.String() + s[j+len(pipelinesEnd):]
-	require.NoError(b, os.WriteFile(path, []byte(s), 0o644))
+		bo.eventsPerSec/co.eventsPerSec, metOrNot(bo.eventsPerSec > co.eventsPerSec))
+	out, err := replaceSection(string(doc), t.String())
+	require.NoError(b, err, "docs/benchmarks.md")
+	require.NoError(b, os.WriteFile(path, []byte(out), 0o644))
+}
+
+// replaceSection puts section between the pipelines markers of doc, in
+// place of what was there, and leaves the rest of doc as it was.
+func replaceSection(doc, section string) (string, error) {
+	i := strings.Index(doc, pipelinesBegin)
+	j := strings.Index(doc, pipelinesEnd)
+	if i < 0 || j < i || strings.Count(doc, pipelinesBegin) != 1 || strings.Count(doc, pipelinesEnd) != 1 {
+		return "", fmt.Errorf("need one %s ... %s section", pipelinesBegin, pipelinesEnd)
+	}
+	return doc[:i+len(pipelinesBegin)] + "\n" + section + doc[j:], nil
 }
 
 // thousands writes a whole number with thousands separators, as the
@@ -365,4 +381,71 @@ func TestBenchManifestIsMainPlusRedaction(t *testing.T) {
 		delete(bench, k)
 	}
 	require.Equal(t, main, bench)
+}
+
+// TestReplaceSection: the docs writer replaces only the marked section
+// (twice in a row gives the same document), and refuses a document whose
+// markers are missing, reversed or doubled.
+func TestReplaceSection(t *testing.T) {
+	doc := "# Benchmarks\n\nbefore\n" + pipelinesBegin + "\nold table\n" + pipelinesEnd + "\n\nafter\n"
+	out, err := replaceSection(doc, "new table\n")
+	require.NoError(t, err)
+	require.Equal(t, "# Benchmarks\n\nbefore\n"+pipelinesBegin+"\nnew table\n"+pipelinesEnd+"\n\nafter\n", out)
+	again, err := replaceSection(out, "new table\n")
+	require.NoError(t, err)
+	require.Equal(t, out, again)
+	for _, bad := range []string{
+		"no markers",
+		pipelinesEnd + "\n" + pipelinesBegin,
+		pipelinesBegin + "\n" + pipelinesEnd + "\n" + pipelinesBegin + "\n" + pipelinesEnd,
+	} {
+		_, err := replaceSection(bad, "x\n")
+		require.Error(t, err, bad)
+	}
+	// The shipped document has its section once.
+	raw, err := os.ReadFile(filepath.Join("..", "docs", "benchmarks.md"))
+	require.NoError(t, err)
+	_, err = replaceSection(string(raw), "x\n")
+	require.NoError(t, err)
+}
+
+// TestPipelineCasesConfig: the configs the benchmark runs are the ones the
+// table names: (a) has no processor but memory_limiter and only the
+// archive, (b) scrub, chain and sign with the SIEM copy, (c) the same with
+// the redaction processor configured exactly as
+// processor/scrubprocessor/testdata/redaction.yaml in place of scrub, on
+// the benchmark binary.
+func TestPipelineCasesConfig(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "processor", "scrubprocessor", "testdata", "redaction.yaml"))
+	require.NoError(t, err)
+	var wantRedaction any
+	require.NoError(t, yaml.Unmarshal(raw, &wantRedaction))
+	want := map[string]struct{ processors, exporters []any }{
+		"plain":     {[]any{"memory_limiter"}, []any{"worm"}},
+		"audit":     {[]any{"memory_limiter", "scrub", "chain", "sign"}, []any{"worm", "forward/siem"}},
+		"redaction": {[]any{"memory_limiter", "redaction", "chain", "sign"}, []any{"worm", "forward/siem"}},
+	}
+	for _, pc := range pipelineCases {
+		t.Run(pc.pipeline+"-"+string(pc.format), func(t *testing.T) {
+			dir := t.TempDir()
+			c := &collector{t: t, config: filepath.Join(dir, "config.yaml"), p: params{Dir: dir, Port: 1, HealthPort: 2, MetricsPort: 3}}
+			extra := pipelineExtra(t, pc, "/bench/bin", 4)
+			c.reconfigure(localConfig, extra)
+			rendered, err := os.ReadFile(c.config)
+			require.NoError(t, err)
+			// The config resolver reads $$ as $.
+			var cfg map[string]any
+			require.NoError(t, yaml.Unmarshal(bytes.ReplaceAll(rendered, []byte("$$"), []byte("$")), &cfg))
+			p := cfg["service"].(map[string]any)["pipelines"].(map[string]any)["logs/audit"].(map[string]any)
+			assert.Equal(t, want[pc.pipeline].processors, p["processors"])
+			assert.Equal(t, want[pc.pipeline].exporters, p["exporters"])
+			assert.Contains(t, p["receivers"], "otlp")
+			if pc.pipeline == "redaction" {
+				assert.Equal(t, wantRedaction, cfg["processors"].(map[string]any)["redaction"])
+				assert.Equal(t, "/bench/bin", extra["binary"])
+			} else {
+				assert.Empty(t, extra["binary"], "the collector under test")
+			}
+		})
+	}
 }

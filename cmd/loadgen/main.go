@@ -45,9 +45,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	f, err := loadgen.ParseFormat(*format)
-	if err != nil || *events <= 0 || *clients <= 0 || *batch <= 0 {
-		fmt.Fprintln(stderr, "loadgen: need -format native|otlp and positive -events, -clients, -batch")
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: -format %s: need native|otlp\n", *format)
 		return 2
+	}
+	// A value the library would take as "default" or "no bound" is refused
+	// here: a typo must not turn into a different run.
+	for _, c := range []struct {
+		name string
+		bad  bool
+		val  any
+		need string
+	}{
+		{"-events", *events <= 0, *events, "positive"},
+		{"-clients", *clients <= 0, *clients, "positive"},
+		{"-batch", *batch <= 0, *batch, "positive"},
+		{"-sessions", *sessions <= 0, *sessions, "positive"},
+		{"-duration", *duration < 0, *duration, "0 (no bound) or positive"},
+		{"-max-backoff", *maxBackoff <= 0, *maxBackoff, "positive"},
+	} {
+		if c.bad {
+			fmt.Fprintf(stderr, "loadgen: %s %v: need %s\n", c.name, c.val, c.need)
+			return 2
+		}
 	}
 	u, err := neturl.Parse(*url)
 	if err != nil || u.Host == "" {

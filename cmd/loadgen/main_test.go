@@ -54,3 +54,23 @@ func TestCLIRefusesBadFlags(t *testing.T) {
 	assert.Equal(t, 2, run([]string{"-format", "xml"}, &out, &errOut))
 	assert.Contains(t, errOut.String(), "native|otlp")
 }
+
+// TestCLINamesTheBadFlag: a negative or zero count, a negative duration
+// or back-off is a usage error (exit 2) that names the flag, before
+// anything is sent; none is taken silently as a default or as no bound.
+func TestCLINamesTheBadFlag(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) }))
+	defer srv.Close()
+	for _, c := range [][]string{
+		{"-events", "-5"}, {"-events", "0"}, {"-clients", "-1"}, {"-batch", "0"},
+		{"-sessions", "-3"}, {"-duration", "-1s"}, {"-max-backoff", "-1s"}, {"-format", "xml"},
+	} {
+		var out, errOut bytes.Buffer
+		args := append([]string{"-url", srv.URL, "-events", "10"}, c...)
+		assert.Equal(t, 2, run(args, &out, &errOut), "%v", c)
+		assert.Contains(t, errOut.String(), c[0], "%v: the message names the flag", c)
+		assert.Contains(t, errOut.String(), c[1], "%v: and the value", c)
+	}
+	assert.Zero(t, calls.Load(), "nothing is sent on a usage error")
+}

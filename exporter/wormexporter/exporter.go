@@ -364,12 +364,14 @@ func (e *wormExporter) write(ctx context.Context, seg *segment) error {
 		}
 		return fmt.Errorf("cannot write segment %s: %w", key, err)
 	}
-	if e.failing.CompareAndSwap(true, false) {
-		e.logger.Info("Archive writes succeed again", zap.Int64("failed_writes", e.failedWrites.Swap(0)))
-	}
 	if existed {
+		// Nothing was written: finding an object a retry had written
+		// before the failure does not end the episode.
 		e.telemetry.ExporterWormSegmentsExisting.Add(ctx, 1)
 		return nil
+	}
+	if e.failing.CompareAndSwap(true, false) {
+		e.logger.Info("Archive writes succeed again", zap.Int64("failed_writes", e.failedWrites.Swap(0)))
 	}
 	e.telemetry.ExporterWormSegmentsWritten.Add(ctx, 1)
 	e.telemetry.ExporterWormBytesWritten.Add(ctx, int64(len(body)))

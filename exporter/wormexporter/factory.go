@@ -66,5 +66,5 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 		return exp, err
 	}
 	// A persistent queue: see storageGuard.
-	return guardedLogs{Logs: exp, guard: newStorageGuard(*c.QueueConfig.Get().StorageID, set.Logger)}, nil
+	return guardedLogs{Logs: exp, guard: newStorageGuard(*c.QueueConfig.Get().StorageID, set.Logger, e.telemetry)}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.uber.org/goleak"
 
 	"github.com/agentaudit/otelcol-agentaudit/pkg/auditrecord"
 	"github.com/agentaudit/otelcol-agentaudit/pkg/secrets"
@@ -194,4 +195,131 @@ func TestRunDurationBound(t *testing.T) {
 	assert.Positive(t, res.Events)
 	assert.Less(t, res.Events, 1000)
 	assert.Equal(t, res.Requests, res.Status[200])
+}
+
+// TestSummarisePercentiles: nearest-rank percentiles (the smallest sample
+// with at least p of the samples at or below it). Of 1..100 ms the p99 is
+// 99 ms, not the maximum; of two samples the p50 is the smaller one; one
+// sample or equal samples give that value; no samples give zeros.
+func TestSummarisePercentiles(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	var hundred []time.Duration
+	for i := 100; i >= 1; i-- {
+		hundred = append(hundred, ms(i))
+	}
+	l := summarise(hundred)
+	assert.Equal(t, ms(50), l.P50)
+	assert.Equal(t, ms(99), l.P99)
+	assert.Equal(t, ms(100), l.Max)
+	assert.Equal(t, 99.0, l.P99ms)
+
+	l = summarise([]time.Duration{ms(7), ms(3)})
+	assert.Equal(t, ms(3), l.P50)
+	assert.Equal(t, ms(7), l.P99)
+
+	for _, ds := range [][]time.Duration{{ms(5)}, {ms(5), ms(5), ms(5)}} {
+		l = summarise(ds)
+		assert.Equal(t, Latency{P50: ms(5), P99: ms(5), Max: ms(5), P50ms: 5, P99ms: 5, MaxMs: 5}, l)
+	}
+	assert.Equal(t, Latency{}, summarise(nil))
+}
+
+// TestRetryAfter: Retry-After is delay-seconds or an HTTP date (RFC 9110
+// 10.2.3); a date in the past means now; anything else is no advice.
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		h    string
+		want time.Duration
+		ok   bool
+	}{
+		{"3", 3 * time.Second, true},
+		{"0", 0, true},
+		{"Sun, 06 Dec 2026 04:00:02 GMT", 2 * time.Second, true},
+		{"Sunday, 06-Dec-26 04:00:05 GMT", 5 * time.Second, true},
+		{"Sun, 06 Dec 2026 03:59:00 GMT", 0, true},
+		{"", 0, false},
+		{"-1", 0, false},
+		{"soon", 0, false},
+	} {
+		d, ok := retryAfter(c.h, now)
+		assert.Equal(t, c.ok, ok, c.h)
+		assert.Equal(t, c.want, d, c.h)
+	}
+}
+
+// TestRunHonoursRetryAfterDate: a 503 whose Retry-After is an HTTP date
+// is retried after that date (capped by MaxBackoff), not after Backoff.
+func TestRunHonoursRetryAfterDate(t *testing.T) {
+	var calls atomic.Int64
+	var first time.Time // written and read by the handler only
+	var second atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			first = time.Now()
+			// Two whole seconds ahead: the wait is over one second
+			// whatever the sub-second part of now.
+			w.Header().Set("Retry-After", time.Now().Add(2*time.Second).UTC().Format(http.TimeFormat))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		second.Store(int64(time.Since(first)))
+	}))
+	defer srv.Close()
+	reqs, err := Prepare(NewGenerator(1, Options{}), Native, 1, 1)
+	require.NoError(t, err)
+	res := Run(context.Background(), RunConfig{URL: srv.URL, ContentType: Native.ContentType(), MaxBackoff: time.Minute}, reqs)
+	require.Equal(t, 1, res.Requests)
+	assert.Equal(t, 1, res.Retries)
+	assert.Greater(t, time.Duration(second.Load()), time.Second, "the retry waited for the date")
+}
+
+// TestRunLeavesNoGoroutines: a run with its own client closes its
+// connections when it returns; the server (still up, as a collector is
+// between two runs) holds no client goroutine of it.
+func TestRunLeavesNoGoroutines(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	opts := goleak.IgnoreCurrent()
+	reqs, err := Prepare(NewGenerator(1, Options{}), Native, 40, 10)
+	require.NoError(t, err)
+	res := Run(context.Background(), RunConfig{URL: srv.URL, ContentType: Native.ContentType(), Clients: 4}, reqs)
+	require.Equal(t, 4, res.Requests)
+	// The server's side of a closed connection ends on its own.
+	goleak.VerifyNone(t, opts, goleak.IgnoreTopFunction("net/http.(*conn).serve"),
+		goleak.IgnoreAnyFunction("net/http.(*conn).serve"))
+}
+
+// errAfter is a context whose Err turns to Canceled after n calls: the
+// moment a run's context ends falls between taking a request and sending
+// it.
+type errAfter struct {
+	context.Context
+	n atomic.Int64
+}
+
+func (c *errAfter) Err() error {
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestRunCountsOnlySentRequests: a request taken but never sent, because
+// the run's context ended in between, is neither failed nor a retry
+// (it made Retries -1 and counted as failed).
+func TestRunCountsOnlySentRequests(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) }))
+	defer srv.Close()
+	reqs, err := Prepare(NewGenerator(1, Options{}), Native, 30, 10)
+	require.NoError(t, err)
+	ctx := &errAfter{Context: context.Background()}
+	ctx.n.Store(1) // the first take sees a live context, the send does not
+	res := Run(ctx, RunConfig{URL: srv.URL, ContentType: Native.ContentType(), Clients: 1}, reqs)
+	assert.Zero(t, calls.Load())
+	assert.Zero(t, res.Retries)
+	assert.Zero(t, res.Failed)
+	assert.Zero(t, res.FailedEvents)
+	assert.Zero(t, res.Requests)
 }

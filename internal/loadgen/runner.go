@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -26,8 +27,9 @@ type RunConfig struct {
 	// failed (default 100).
 	MaxAttempts int
 	// Backoff is the wait after a 429, a 503 or a transport error when the
-	// answer has no Retry-After (default 10 ms); MaxBackoff caps any wait,
-	// Retry-After included (default 250 ms), so that a load run keeps its
+	// answer has no Retry-After, in seconds or as an HTTP date (default
+	// 10 ms); MaxBackoff caps any wait, Retry-After included (default
+	// 250 ms), so that a load run keeps its
 	// pace against a collector that asks for seconds.
 	Backoff, MaxBackoff time.Duration
 	// Client sends the requests (default: a client with keep-alive for
@@ -77,7 +79,10 @@ func summarise(ds []time.Duration) Latency {
 		return Latency{}
 	}
 	slices.Sort(ds)
-	q := func(p float64) time.Duration { return ds[min(len(ds)-1, int(p*float64(len(ds))))] }
+	// Nearest rank: the ceil(p*n)-th smallest sample (1-based).
+	q := func(p float64) time.Duration {
+		return ds[min(len(ds)-1, max(0, int(math.Ceil(p*float64(len(ds))))-1))]
+	}
 	l := Latency{P50: q(0.50), P99: q(0.99), Max: ds[len(ds)-1]}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	l.P50ms, l.P99ms, l.MaxMs = ms(l.P50), ms(l.P99), ms(l.Max)
@@ -101,7 +106,11 @@ func Run(ctx context.Context, cfg RunConfig, reqs []Request) Result {
 	}
 	client := cfg.Client
 	if client == nil {
-		client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients, MaxConnsPerHost: cfg.Clients}}
+		tr := &http.Transport{MaxIdleConnsPerHost: cfg.Clients, MaxConnsPerHost: cfg.Clients}
+		// The run's own connections end with it: kept idle, each holds two
+		// goroutines and a collector connection until the server drops it.
+		defer tr.CloseIdleConnections()
+		client = &http.Client{Transport: tr}
 	}
 	var (
 		mu      sync.Mutex
@@ -135,6 +144,9 @@ func Run(ctx context.Context, cfg RunConfig, reqs []Request) Result {
 					return
 				}
 				a := attempt(ctx, client, cfg, r)
+				if a.attempts == 0 {
+					return // the run ended before the request was sent
+				}
 				mu.Lock()
 				for st, n := range a.status {
 					res.Status[st] += n
@@ -198,8 +210,8 @@ func attempt(ctx context.Context, client *http.Client, cfg RunConfig, r Request)
 				a.ok, a.latency = true, d
 				return a
 			case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
-				if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
-					wait = time.Duration(s) * time.Second
+				if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+					wait = d
 				}
 			default:
 				return a // refused: sending it again would be refused again
@@ -211,4 +223,17 @@ func attempt(ctx context.Context, client *http.Client, cfg RunConfig, r Request)
 		}
 	}
 	return a
+}
+
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date
+// (RFC 9110 10.2.3), a date in the past being no wait. ok is false when
+// the header gives no advice.
+func retryAfter(h string, now time.Time) (time.Duration, bool) {
+	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return max(0, t.Sub(now)), true
+	}
+	return 0, false
 }

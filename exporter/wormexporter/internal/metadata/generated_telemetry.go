@@ -23,15 +23,16 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                        metric.Meter
-	mu                           sync.Mutex
-	registrations                []metric.Registration
-	ExporterWormBytesWritten     metric.Int64Counter
-	ExporterWormDigestMismatches metric.Int64Counter
-	ExporterWormRecordsWritten   metric.Int64Counter
-	ExporterWormSegmentsExisting metric.Int64Counter
-	ExporterWormSegmentsWritten  metric.Int64Counter
-	ExporterWormWriteErrors      metric.Int64Counter
+	meter                            metric.Meter
+	mu                               sync.Mutex
+	registrations                    []metric.Registration
+	ExporterWormBytesWritten         metric.Int64Counter
+	ExporterWormDigestMismatches     metric.Int64Counter
+	ExporterWormQueueStorageRefusals metric.Int64Counter
+	ExporterWormRecordsWritten       metric.Int64Counter
+	ExporterWormSegmentsExisting     metric.Int64Counter
+	ExporterWormSegmentsWritten      metric.Int64Counter
+	ExporterWormWriteErrors          metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -73,6 +74,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_worm_digest_mismatches",
 		metric.WithDescription("Chained records whose content no longer matches their digest when they reached the archive (changed after the chain processor). They are archived as they came; auditctl verify reports them. [Development]"),
 		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterWormQueueStorageRefusals, err = builder.meter.Int64Counter(
+		"otelcol_exporter_worm_queue_storage_refusals",
+		metric.WithDescription("Writes the persistent queue's storage refused (a full state disk) that would have lost an acknowledged request (recording that a request was taken, putting back at start the requests in flight at the last stop). The exporter retries them until the storage takes them; meanwhile the queue holds. [Development]"),
+		metric.WithUnit("{write}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterWormRecordsWritten, err = builder.meter.Int64Counter(

@@ -21,6 +21,7 @@ func TestSetupTelemetry(t *testing.T) {
 	defer tb.Shutdown()
 	tb.ExporterWormBytesWritten.Add(context.Background(), 1)
 	tb.ExporterWormDigestMismatches.Add(context.Background(), 1)
+	tb.ExporterWormQueueStorageRefusals.Add(context.Background(), 1)
 	tb.ExporterWormRecordsWritten.Add(context.Background(), 1)
 	tb.ExporterWormSegmentsExisting.Add(context.Background(), 1)
 	tb.ExporterWormSegmentsWritten.Add(context.Background(), 1)
@@ -29,6 +30,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterWormDigestMismatches(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterWormQueueStorageRefusals(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterWormRecordsWritten(t, testTel,
