@@ -329,14 +329,7 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 			case lf.state == leafMissing && unsealedExcuse(vl.index, e.index, sealed):
 				unsealedOnly = append(unsealedOnly, excuse{e.index, "void", vl.where})
 			case lf.state == leafMissing:
-				s := l.streams[e.stream]
-				if s == nil {
-					s = &streamAcc{name: e.stream}
-					l.streams[e.stream] = s
-				}
-				*lf = leaf{state: leafVoided, link: e.link, stream: s, seq: e.seq, where: vl.where}
-				s.entries = append(s.entries, e.index)
-				s.voided++
+				l.fillLeaf(e.index, leafVoided, e.stream, e.seq, e.link, vl.where).voided++
 			case lf.state == leafPresent || lf.state == leafVoided:
 				if lf.link != e.link {
 					l.problems = append(l.problems, fmt.Sprintf("leaf %d: void notice %s contradicts the record at %s", e.index, v.at(vl.where), v.at(lf.where)))
@@ -359,14 +352,7 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 			case lf.state == leafMissing && unsealedExcuse(fl.index, e.index, sealed):
 				unsealedOnly = append(unsealedOnly, excuse{e.index, "unclean-stop", fl.where})
 			case lf.state == leafMissing:
-				s := l.streams[e.stream]
-				if s == nil {
-					s = &streamAcc{name: e.stream}
-					l.streams[e.stream] = s
-				}
-				*lf = leaf{state: leafLost, link: e.link, stream: s, seq: e.seq, where: fl.where}
-				s.entries = append(s.entries, e.index)
-				s.lost++
+				l.fillLeaf(e.index, leafLost, e.stream, e.seq, e.link, fl.where).lost++
 			default:
 				if lf.link != e.link {
 					l.problems = append(l.problems, fmt.Sprintf("leaf %d: unclean-stop notice %s contradicts the record or notice at %s",
@@ -381,6 +367,19 @@ func (v *verifier) placeLeaves(l *logAcc, sealed uint64) {
 				e.index, e.kind, v.at(e.where)))
 		}
 	}
+}
+
+// fillLeaf puts in a leaf the archive lacks from what a notice says of it
+// (voided or lost in flight), in its stream, and returns that stream.
+func (l *logAcc) fillLeaf(index uint64, state uint8, stream string, seq uint64, link integrity.Hash, where location) *streamAcc {
+	s := l.streams[stream]
+	if s == nil {
+		s = &streamAcc{name: stream}
+		l.streams[stream] = s
+	}
+	l.leaves[index] = leaf{state: state, link: link, stream: s, seq: seq, where: where}
+	s.entries = append(s.entries, index)
+	return s
 }
 
 // unsealedExcuse says whether a notice at leaf notice would account for a
