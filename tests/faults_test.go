@@ -348,21 +348,7 @@ func TestFaultArchiveDiskFull(t *testing.T) {
 	// records), and the one request in flight. Then the receiver refuses.
 	assert.LessOrEqual(t, ackedAtRefusal-ackedBeforeFull, 20*100+3*10000+100, "acknowledged while full is bounded by the queue")
 
-	ackedAtFree := cl.ackedCount()
-	fl.remove(t)
-	freedAt := time.Now()
-	// Recovery: the next acknowledgement after the space is back.
-	deadline = time.Now().Add(2 * time.Minute)
-	for cl.ackedCount() == ackedAtFree {
-		require.True(t, time.Now().Before(deadline), "nothing acknowledged within 2 minutes of the space returning\n%s", c.logs())
-		time.Sleep(20 * time.Millisecond)
-	}
-	firstAckAfter := time.Since(freedAt)
-	// Let it run on a little, then stop sending.
-	time.Sleep(2 * time.Second)
-	stopClient()
-	acked := cl.ackedIDs(time.Time{}, time.Time{})
-	got := waitArchived(t, c.archiveDir(), acked, 3*time.Minute)
+	freedAt, firstAckAfter, acked, got := freeAndRecover(t, c, cl, fl, stopClient)
 	caughtUp := time.Since(freedAt)
 	assert.Contains(t, c.logs(), "Archive writes succeed again", "and the end of the episode")
 	r, code := waitWhole(t, c.archiveDir(), c.trustFile(), 2*time.Minute)
@@ -375,6 +361,28 @@ func TestFaultArchiveDiskFull(t *testing.T) {
 	t.Logf("e2e: disk full: space back: first acknowledgement after %s, archive caught up after %s; %d acknowledged, %d archived, answers %v; log of %d leaves (%d voided) verifies",
 		firstAckAfter.Round(10*time.Millisecond), caughtUp.Round(100*time.Millisecond), len(acked), len(got), a, r.Logs[0].Size, r.Logs[0].Voided)
 	assert.Equal(t, len(acked), countIn(got, acked))
+}
+
+// freeAndRecover gives the full disk its space back (removes the filler),
+// waits for the next acknowledgement, lets the client run on for 2 s, stops
+// it and waits until every acknowledged event is archived. It returns when
+// the space came back, how long the first acknowledgement took after that,
+// the acknowledged ids and the archive's count of each.
+func freeAndRecover(t *testing.T, c *collector, cl *faultClient, fl *filler, stopClient func()) (time.Time, time.Duration, map[string]bool, map[string]int) {
+	t.Helper()
+	ackedAtFree := cl.ackedCount()
+	fl.remove(t)
+	freedAt := time.Now()
+	deadline := time.Now().Add(2 * time.Minute)
+	for cl.ackedCount() == ackedAtFree {
+		require.True(t, time.Now().Before(deadline), "nothing acknowledged within 2 minutes of the space returning\n%s", c.logs())
+		time.Sleep(20 * time.Millisecond)
+	}
+	firstAckAfter := time.Since(freedAt)
+	time.Sleep(2 * time.Second)
+	stopClient()
+	acked := cl.ackedIDs(time.Time{}, time.Time{})
+	return freedAt, firstAckAfter, acked, waitArchived(t, c.archiveDir(), acked, 3*time.Minute)
 }
 
 // countIn counts the ids of want present in got.
@@ -532,19 +540,7 @@ func TestFaultStateDiskFull(t *testing.T) {
 	assert.Contains(t, logs, "no space left on device", "the log names ENOSPC")
 	assert.True(t, c.healthy(), "the collector stays up with its state disk full")
 
-	ackedAtFree := cl.ackedCount()
-	fl.remove(t)
-	freedAt := time.Now()
-	deadline = time.Now().Add(2 * time.Minute)
-	for cl.ackedCount() == ackedAtFree {
-		require.True(t, time.Now().Before(deadline), "nothing acknowledged within 2 minutes of the space returning\n%s", c.logs())
-		time.Sleep(20 * time.Millisecond)
-	}
-	firstAckAfter := time.Since(freedAt)
-	time.Sleep(2 * time.Second)
-	stopClient()
-	acked := cl.ackedIDs(time.Time{}, time.Time{})
-	got := waitArchived(t, c.archiveDir(), acked, 3*time.Minute)
+	_, firstAckAfter, acked, got := freeAndRecover(t, c, cl, fl, stopClient)
 	assert.Equal(t, len(acked), countIn(got, acked))
 	r, code := waitWhole(t, c.archiveDir(), c.trustFile(), 2*time.Minute)
 	assert.Equal(t, 0, code, "%v", r.allProblems())
