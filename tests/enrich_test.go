@@ -30,40 +30,19 @@ const enrichInstanceID = "e2e-enrich-collector"
 // a graceful stop archives the final checkpoint).
 const enrichConfig = `
 extensions:
-  health_check:
-    endpoint: 127.0.0.1:{{.HealthPort}}
-  file_storage/queue:
-    directory: {{.Dir}}/queue
-    create_directory: true
-    fsync: true
-  signer:
-    key_name: e2e
-    file:
-      private_key: {{.Dir}}/keys/e2e.key
+{{template "audit_extensions" .}}
 receivers:
   agentaudit:
     endpoint: 127.0.0.1:{{.Port}}
 processors:
-  memory_limiter:
-    check_interval: 1s
-    limit_percentage: 80
-    spike_limit_percentage: 20
+{{template "memory_limiter" .}}
   agentenrich:
     allowed_paths: [{{index .Extra "allowed_path"}}]
     max_file_size: {{index .Extra "max_file_size"}}
     hash_timeout: 5s
-  chain:
-    origin: e2e
-    storage: file_storage/queue
-  sign:
-    signer: signer
-    interval: 300ms
-    max_records: 5000
+{{template "chain_sign" .}}
 exporters:
-  worm:
-    origin: e2e
-    local:
-      directory: {{.Dir}}/archive
+{{template "worm_local" .}}
 service:
   extensions: [health_check, file_storage/queue, signer]
   pipelines:
@@ -74,13 +53,7 @@ service:
   telemetry:
     resource:
       service.instance.id: ` + enrichInstanceID + `
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: {{.MetricsPort}}
+{{template "metrics" .}}
 `
 
 func TestEnrichmentEndToEnd(t *testing.T) {
@@ -103,7 +76,7 @@ func TestEnrichmentEndToEnd(t *testing.T) {
 		}
 	}
 
-	c := newCollector(t, enrichConfig, map[string]string{"allowed_path": work, "max_file_size": "1024"})
+	c := newCollector(t, enrichConfig, map[string]string{"allowed_path": work, "max_file_size": "1024", "sign_interval": "300ms"})
 
 	const session = "enrich-session-1"
 	event := func(id, name string, attrs string) string {

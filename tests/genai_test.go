@@ -31,42 +31,16 @@ import (
 // checkpoint and auditctl can seal every record.
 const genaiConfig = `
 extensions:
-  health_check:
-    endpoint: 127.0.0.1:{{.HealthPort}}
-  file_storage/queue:
-    directory: {{.Dir}}/queue
-    create_directory: true
-    fsync: true
-  signer:
-    key_name: e2e
-    file:
-      private_key: {{.Dir}}/keys/e2e.key
+{{template "audit_extensions" .}}
 receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:{{index .Extra "http_port"}}
-      grpc:
-        endpoint: 127.0.0.1:{{index .Extra "grpc_port"}}
+{{template "otlp_receiver" .}}
 connectors:
   genai:
 processors:
-  memory_limiter:
-    check_interval: 1s
-    limit_percentage: 80
-    spike_limit_percentage: 20
-  chain:
-    origin: e2e
-    storage: file_storage/queue
-  sign:
-    signer: signer
-    interval: 1s
-    max_records: 5000
+{{template "memory_limiter" .}}
+{{template "chain_sign" .}}
 exporters:
-  worm:
-    origin: e2e
-    local:
-      directory: {{.Dir}}/archive
+{{template "worm_local" .}}
 service:
   extensions: [health_check, file_storage/queue, signer]
   pipelines:
@@ -78,13 +52,7 @@ service:
       processors: [memory_limiter, chain, sign]
       exporters: [worm]
   telemetry:
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: {{.MetricsPort}}
+{{template "metrics" .}}
 `
 
 const (

@@ -228,7 +228,7 @@ func (c *collector) reconfigure(tmpl string, extra map[string]string) {
 	c.t.Helper()
 	c.p.Extra = extra
 	var buf bytes.Buffer
-	require.NoError(c.t, template.Must(template.New("cfg").Parse(tmpl)).Execute(&buf, c.p))
+	require.NoError(c.t, template.Must(template.Must(template.New("cfg").Parse(configParts)).Parse(tmpl)).Execute(&buf, c.p))
 	cfg := bytes.ReplaceAll(buf.Bytes(), []byte("@DIR@"), []byte(c.p.Dir))
 	require.NoError(c.t, os.WriteFile(c.config, cfg, 0o644))
 }
@@ -687,13 +687,65 @@ service:
       exporters: [siem]
 {{- end}}
   telemetry:
-    metrics:
+{{template "metrics" .}}
+`
+
+// configParts are the pieces the e2e config templates share; a template
+// includes one on a line of its own with {{template "name" .}}, at the
+// indentation the part carries. audit_extensions: health_check, the
+// file_storage/queue the chain state and queues use, and the e2e signer;
+// memory_limiter; otlp_receiver: the otlp receiver on Extra["http_port"]
+// and ["grpc_port"]; chain_sign: the chain and sign processors as in
+// distributions/local (interval Extra["sign_interval"], default 1s);
+// worm_local: the worm exporter into Dir/archive without a queue (each
+// batch archived before the receiver answers, and a graceful stop archives
+// the final checkpoint); metrics: the collector's own metrics on
+// MetricsPort, under service.telemetry.
+const configParts = `
+{{- define "audit_extensions"}}  health_check:
+    endpoint: 127.0.0.1:{{.HealthPort}}
+  file_storage/queue:
+    directory: {{.Dir}}/queue
+    create_directory: true
+    fsync: true
+  signer:
+    key_name: e2e
+    file:
+      private_key: {{.Dir}}/keys/e2e.key
+{{- end}}
+{{- define "memory_limiter"}}  memory_limiter:
+    check_interval: 1s
+    limit_percentage: 80
+    spike_limit_percentage: 20
+{{- end}}
+{{- define "otlp_receiver"}}  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{{index .Extra "http_port"}}
+      grpc:
+        endpoint: 127.0.0.1:{{index .Extra "grpc_port"}}
+{{- end}}
+{{- define "chain_sign"}}  chain:
+    origin: e2e
+    storage: file_storage/queue
+  sign:
+    signer: signer
+    interval: {{or (index .Extra "sign_interval") "1s"}}
+    max_records: 5000
+{{- end}}
+{{- define "worm_local"}}  worm:
+    origin: e2e
+    local:
+      directory: {{.Dir}}/archive
+{{- end}}
+{{- define "metrics"}}    metrics:
       readers:
         - pull:
             exporter:
               prometheus:
                 host: 127.0.0.1
                 port: {{.MetricsPort}}
+{{- end}}
 `
 
 // metric reads one counter from the collector's Prometheus endpoint (summed

@@ -29,43 +29,17 @@ import (
 // batch is archived before the receiver answers).
 const normalizeConfig = `
 extensions:
-  health_check:
-    endpoint: 127.0.0.1:{{.HealthPort}}
-  file_storage/queue:
-    directory: {{.Dir}}/queue
-    create_directory: true
-    fsync: true
-  signer:
-    key_name: e2e
-    file:
-      private_key: {{.Dir}}/keys/e2e.key
+{{template "audit_extensions" .}}
 receivers:
   agentaudit:
     endpoint: 127.0.0.1:{{.Port}}
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:{{index .Extra "http_port"}}
-      grpc:
-        endpoint: 127.0.0.1:{{index .Extra "grpc_port"}}
+{{template "otlp_receiver" .}}
 processors:
-  memory_limiter:
-    check_interval: 1s
-    limit_percentage: 80
-    spike_limit_percentage: 20
+{{template "memory_limiter" .}}
   agentnormalize:
-  chain:
-    origin: e2e
-    storage: file_storage/queue
-  sign:
-    signer: signer
-    interval: 1s
-    max_records: 5000
+{{template "chain_sign" .}}
 exporters:
-  worm:
-    origin: e2e
-    local:
-      directory: {{.Dir}}/archive
+{{template "worm_local" .}}
 service:
   extensions: [health_check, file_storage/queue, signer]
   pipelines:
@@ -74,13 +48,7 @@ service:
       processors: [memory_limiter, agentnormalize, chain, sign]
       exporters: [worm]
   telemetry:
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: {{.MetricsPort}}
+{{template "metrics" .}}
 `
 
 const normalizeTestdata = "../processor/agentnormalizeprocessor/testdata"

@@ -46,21 +46,10 @@ extensions:
 receivers:
   agentaudit:
     endpoint: 127.0.0.1:{{.Port}}
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:{{index .Extra "grpc_port"}}
-      http:
-        endpoint: 127.0.0.1:{{index .Extra "http_port"}}
+{{template "otlp_receiver" .}}
 service:
   telemetry:
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: {{.MetricsPort}}
+{{template "metrics" .}}
 `
 
 // shipped is a collector started from a shipped config: the harness's

@@ -25,37 +25,19 @@ import (
 // receiver's ConsumeLogs returns and the offset commit follows it.
 const transcriptsConfig = `
 extensions:
-  health_check:
-    endpoint: 127.0.0.1:{{.HealthPort}}
+{{template "audit_extensions" .}}
   file_storage/transcripts:
     directory: {{.Dir}}/transcripts-state
     create_directory: true
     fsync: true
-  file_storage/queue:
-    directory: {{.Dir}}/queue
-    create_directory: true
-    fsync: true
-  signer:
-    key_name: e2e
-    file:
-      private_key: {{.Dir}}/keys/e2e.key
 receivers:
   agentaudit:
     endpoint: 127.0.0.1:{{.Port}}
 {{index .Extra "transcripts"}}
 processors:
-  chain:
-    origin: e2e
-    storage: file_storage/queue
-  sign:
-    signer: signer
-    interval: 300ms
-    max_records: 5000
+{{template "chain_sign" .}}
 exporters:
-  worm:
-    origin: e2e
-    local:
-      directory: {{.Dir}}/archive
+{{template "worm_local" .}}
 service:
   extensions: [health_check, file_storage/transcripts, file_storage/queue, signer]
   pipelines:
@@ -64,13 +46,7 @@ service:
       processors: [chain, sign]
       exporters: [worm]
   telemetry:
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: {{.MetricsPort}}
+{{template "metrics" .}}
 `
 
 // documentedTranscripts reads the receivers fragments of docs/agents.md
@@ -204,7 +180,7 @@ func TestTranscriptsEndToEnd(t *testing.T) {
 	appendTo(t, claudeFile, cl[:3]...)
 	appendTo(t, codexFile, cx[:4]...)
 
-	extra := map[string]string{"transcripts": documentedTranscripts(t, "claude-code-transcripts", "codex-transcripts")}
+	extra := map[string]string{"transcripts": documentedTranscripts(t, "claude-code-transcripts", "codex-transcripts"), "sign_interval": "300ms"}
 	c := newCollector(t, transcriptsConfig, extra)
 
 	// While it runs: more lines, one of them garbage, one written in two
