@@ -93,6 +93,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/agentaudit/otelcol-agentaudit/internal/testport"
+	"github.com/agentaudit/otelcol-agentaudit/internal/testproc"
 )
 
 // The pinned versions. scripts/test-servers.sh holds the same two pins (it
@@ -135,9 +136,7 @@ type Server struct {
 	roots  *x509.CertPool
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	log  *os.File
+	proc *testproc.Process // nil when stopped
 }
 
 // StartMinIO starts MinIO with a fresh data directory.
@@ -266,10 +265,6 @@ func (s *Server) CreateBucket(t testing.TB, name string, objectLock bool) {
 // start runs the server and waits until it answers S3 requests.
 func (s *Server) start() {
 	s.t.Helper()
-	log, err := os.OpenFile(s.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		s.t.Fatal(err)
-	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 	var cmd *exec.Cmd
 	switch s.kind {
@@ -307,28 +302,19 @@ func (s *Server) start() {
 			filepath.Join(s.dir, "gw"))
 		cmd.Env = os.Environ()
 	}
-	cmd.Stdout, cmd.Stderr = log, log
-	// If the test process dies without its cleanups (a test timeout, a
-	// kill), the kernel kills the server too rather than leaving it
-	// running with the port and hundreds of MB. (Pdeathsig follows the
-	// starting OS thread; the Go runtime keeps threads unless a goroutine
-	// exits while locked to one, which tests here do not do.)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
+	proc, err := testproc.Start(cmd, s.LogPath())
+	if err != nil {
 		s.t.Fatalf("%s: starting %s: %v", s.kind, s.bin, err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	s.mu.Lock()
-	s.cmd, s.done, s.log = cmd, done, log
+	s.proc = proc
 	s.mu.Unlock()
-	s.waitReady(done)
+	s.waitReady(proc.Done())
 }
 
 // waitReady polls ListBuckets until it succeeds, the server exits, or 60 s
 // pass; the last two fail the test with the tail of the server's log.
-func (s *Server) waitReady(done chan struct{}) {
+func (s *Server) waitReady(done <-chan struct{}) {
 	s.t.Helper()
 	c := s.Client(s.t)
 	deadline := time.Now().Add(60 * time.Second)
@@ -376,20 +362,11 @@ func (s *Server) Kill() { s.signal(syscall.SIGKILL, 0) }
 func (s *Server) signal(sig syscall.Signal, grace time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(sig)
-	if grace > 0 {
-		select {
-		case <-s.done:
-		case <-time.After(grace):
-			_ = s.cmd.Process.Kill()
-		}
-	}
-	<-s.done
-	s.log.Close()
-	s.cmd, s.done, s.log = nil, nil, nil
+	s.proc.Signal(sig, grace)
+	s.proc = nil
 }
 
 // Restart stops the server if it runs (SIGTERM) and starts it again on the

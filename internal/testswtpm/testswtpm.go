@@ -14,15 +14,15 @@ import (
 	"time"
 
 	"github.com/agentaudit/otelcol-agentaudit/internal/testport"
+	"github.com/agentaudit/otelcol-agentaudit/internal/testproc"
 )
 
 // SWTPM is a running (or stopped) swtpm.
 type SWTPM struct {
 	t        testing.TB
 	stateDir string
-	port     int // command port; the control port is port+1 (0: unix sockets)
-	cmd      *exec.Cmd
-	log      *os.File
+	port     int               // command port; the control port is port+1 (0: unix sockets)
+	proc     *testproc.Process // nil when stopped
 }
 
 // Start starts swtpm with a fresh state directory. The binary comes from
@@ -68,10 +68,7 @@ func (s *SWTPM) StateDir() string { return s.stateDir }
 func (s *SWTPM) Restart() {
 	s.t.Helper()
 	s.Stop()
-	log, err := os.OpenFile(filepath.Join(s.stateDir, "swtpm.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	logPath := filepath.Join(s.stateDir, "swtpm.log")
 	// not-need-init and startup-clear: the TPM is usable without a
 	// platform power-on or TPM2_Startup from the client.
 	server := fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", s.port)
@@ -83,11 +80,11 @@ func (s *SWTPM) Restart() {
 	cmd := exec.Command("swtpm", "socket", "--tpm2", "--server", server, "--ctrl", ctrl,
 		"--tpmstate", "dir="+s.stateDir,
 		"--flags", "not-need-init,startup-clear")
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	proc, err := testproc.Start(cmd, logPath)
+	if err != nil {
 		s.t.Fatalf("starting swtpm: %v", err)
 	}
-	s.cmd, s.log = cmd, log
+	s.proc = proc
 	deadline := time.Now().Add(10 * time.Second)
 	network, addr := "tcp", s.Endpoint()
 	if s.port == 0 {
@@ -100,7 +97,7 @@ func (s *SWTPM) Restart() {
 			return
 		}
 		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(log.Name())
+			out, _ := os.ReadFile(logPath)
 			s.t.Fatalf("swtpm did not listen on %s: %v\n%s", addr, err, out)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -109,29 +106,18 @@ func (s *SWTPM) Restart() {
 
 // Kill stops swtpm abruptly (SIGKILL), as a crash or power loss would.
 func (s *SWTPM) Kill() {
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	_ = s.cmd.Wait()
-	s.cmd = nil
-	s.log.Close()
+	s.proc.Signal(syscall.SIGKILL, 0)
+	s.proc = nil
 }
 
 // Stop stops swtpm (SIGTERM).
 func (s *SWTPM) Stop() {
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-	s.cmd = nil
-	s.log.Close()
+	s.proc.Signal(syscall.SIGTERM, 5*time.Second)
+	s.proc = nil
 }

@@ -39,7 +39,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -54,6 +53,7 @@ import (
 	"github.com/agentaudit/otelcol-agentaudit/internal/testport"
 
 	"github.com/agentaudit/otelcol-agentaudit/internal/testcert"
+	"github.com/agentaudit/otelcol-agentaudit/internal/testproc"
 )
 
 // The sources, for Addr and Messages.
@@ -123,9 +123,7 @@ type Server struct {
 	ca    string
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *os.File
+	proc *testproc.Process // nil when stopped
 }
 
 // Start starts syslog-ng with all sources on free loopback ports, waits
@@ -344,11 +342,10 @@ func (s *Server) configPath() string { return filepath.Join(s.dir, "syslog-ng.co
 // start runs syslog-ng and waits until it has bound every source.
 func (s *Server) start() {
 	s.t.Helper()
-	log, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		s.t.Fatal(err)
+	var startAt int64
+	if fi, err := os.Stat(s.logPath()); err == nil {
+		startAt = fi.Size()
 	}
-	startAt, _ := log.Seek(0, io.SeekEnd)
 	cmd := exec.Command(Binary,
 		"-F",        // foreground: the test owns the process
 		"-e",        // internal messages to stderr, i.e. the log file
@@ -358,19 +355,14 @@ func (s *Server) start() {
 		"-p", filepath.Join(s.run, "pid"),
 		"-c", filepath.Join(s.run, "ctl"),
 	)
-	cmd.Stdout, cmd.Stderr = log, log
-	// If the test process dies without its cleanups, the kernel stops
-	// syslog-ng too rather than leaving it holding the ports.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
+	proc, err := testproc.Start(cmd, s.logPath())
+	if err != nil {
 		s.t.Fatalf("testsyslog: starting %s: %v", Binary, err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	s.mu.Lock()
-	s.cmd, s.done, s.log = cmd, done, log
+	s.proc = proc
 	s.mu.Unlock()
+	done := proc.Done()
 
 	// syslog-ng logs "syslog-ng starting up" once every source listens.
 	since := func() string {
@@ -401,18 +393,11 @@ func (s *Server) start() {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.log.Close()
-	s.cmd, s.done, s.log = nil, nil, nil
+	s.proc.Signal(syscall.SIGTERM, 10*time.Second)
+	s.proc = nil
 }
 
 // Restart stops syslog-ng if it runs and starts it again on the same ports,
